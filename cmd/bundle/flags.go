@@ -1,0 +1,46 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/satchel-dev/satchel/build"
+	"github.com/satchel-dev/satchel/fetch"
+	"github.com/satchel-dev/satchel/internal/cli"
+)
+
+// sourceOptions are the flags that say where artifacts and images come from.
+type sourceOptions struct {
+	SpecFile        string
+	Cache           string
+	Mirrors         []string
+	RegistryMirrors []string
+	Insecure        []string
+}
+
+func (s *sourceOptions) register(c *cobra.Command) {
+	c.Flags().StringVarP(&s.SpecFile, "file", "f", "bundle.yaml", "bundle spec")
+	c.Flags().StringVar(&s.Cache, "cache", "", "download cache directory (default: the user cache dir /satchel)")
+	c.Flags().StringArrayVar(&s.Mirrors, "mirror", nil, "rewrite URL prefix FROM=TO, e.g. https://github.com=http://nexus.internal/github (repeatable)")
+	c.Flags().StringArrayVar(&s.RegistryMirrors, "registry-mirror", nil, "pull images of registry HOST from TO, e.g. docker.io=harbor.internal/dockerhub (repeatable)")
+	c.Flags().StringArrayVar(&s.Insecure, "insecure-registry", nil, "registry host that may be reached over plain HTTP (loopback always may)")
+}
+
+func (s *sourceOptions) apply(o *build.Options) error {
+	o.CacheDir = s.Cache
+	o.Insecure = s.Insecure
+	for _, m := range s.Mirrors {
+		mm, err := fetch.ParseMirror(m)
+		if err != nil {
+			return cli.UsageError(err)
+		}
+		o.Mirrors = append(o.Mirrors, mm)
+	}
+	for _, m := range s.RegistryMirrors {
+		mm, err := fetch.ParseMirror(m)
+		if err != nil {
+			return cli.UsageError(err)
+		}
+		o.RegistryMirrors = append(o.RegistryMirrors, mm)
+	}
+	return nil
+}

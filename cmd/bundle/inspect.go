@@ -1,0 +1,172 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/pack"
+)
+
+// InspectOptions configure `satchel-bundle inspect`.
+type InspectOptions struct {
+	Keys  []string
+	Files bool
+}
+
+func newInspectCommand(g *globalOptions) *cobra.Command {
+	var o InspectOptions
+	c := &cobra.Command{
+		Use:   "inspect FILE [--key PUB] [--files] [--json]",
+		Short: "Show a bundle's components, versions, sources, images, sizes and glibc needs",
+		Long: `inspect prints what a bundle carries: each component's version and, per
+platform, its upstream URL and digest (and where that digest came from), the
+files it installs with their sizes and the highest glibc they need, the images
+with their digests and platforms, compatibility notes, and whether the
+signature verifies (with --key) or was not checked.`,
+		Example: "  satchel-bundle inspect kylin.satchel --key satchel.pub\n  satchel-bundle inspect kylin.satchel --json | jq '.index.components[].version'",
+		Args:    cobra.ExactArgs(1),
+		RunE:    func(c *cobra.Command, args []string) error { return runInspect(c, g, o, args[0]) },
+	}
+	c.Flags().StringArrayVar(&o.Keys, "key", nil, "check the signature with this public key (repeatable)")
+	c.Flags().BoolVar(&o.Files, "files", false, "list every file")
+	return c
+}
+
+type inspectResult struct {
+	File      string          `json:"file"`
+	Size      int64           `json:"size"`
+	Signature string          `json:"signature"` // "verified", "not checked", "invalid: ..."
+	KeyID     string          `json:"keyID,omitempty"`
+	Index     *manifest.Index `json:"index"`
+}
+
+func runInspect(c *cobra.Command, g *globalOptions, o InspectOptions, file string) error {
+	b, err := pack.OpenPath(file)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	r := inspectResult{File: file, Signature: "not checked (pass --key)"}
+	if st, err := os.Stat(file); err == nil {
+		r.Size = st.Size()
+	}
+	if len(o.Keys) > 0 {
+		keys, err := loadKeys(o.Keys)
+		if err != nil {
+			return err
+		}
+		ix, key, err := pack.VerifyBundle(b, keys, false)
+		if err != nil {
+			return err
+		}
+		r.Index, r.Signature, r.KeyID = ix, "verified", key.KeyID
+	} else if r.Index, err = b.Index(); err != nil {
+		return manifest.VerificationError(err)
+	}
+	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(r, func(w io.Writer) { printInspect(w, r, o.Files) })
+}
+
+func printInspect(w io.Writer, r inspectResult, files bool) {
+	ix := r.Index
+	fmt.Fprintf(w, "bundle     %s %s (sequence %d)\n", ix.Name, ix.Version, ix.Sequence)
+	fmt.Fprintf(w, "file       %s, %s\n", r.File, humanBytes(r.Size))
+	fmt.Fprintf(w, "created    %s\n", ix.Created.Format("2006-01-02 15:04:05 UTC"))
+	if ix.Profile != "" {
+		fmt.Fprintf(w, "profile    %s\n", ix.Profile)
+	}
+	fmt.Fprintf(w, "platforms  %s\n", strings.Join(ix.Platforms, ", "))
+	fmt.Fprintf(w, "requires   satchel-install ≥ %s", ix.Requirements.Installer)
+	if ix.Requirements.MinKernel != "" {
+		fmt.Fprintf(w, ", kernel ≥ %s", ix.Requirements.MinKernel)
+	}
+	fmt.Fprintln(w)
+	sig := r.Signature
+	if r.KeyID != "" {
+		sig += " by " + r.KeyID
+	}
+	fmt.Fprintf(w, "signature  %s\n\n", sig)
+
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tVERSION\tPLATFORM\tFILES\tSIZE\tGLIBC\tDIGEST (SOURCE)")
+	for _, comp := range ix.Components {
+		v := comp.Version
+		if comp.Variant != "" {
+			v += " " + comp.Variant
+		}
+		for _, a := range comp.Artifacts {
+			var size int64
+			glibc := "-"
+			for _, f := range a.Files {
+				size += f.Size
+				glibc = maxGlibc(glibc, f.Glibc)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s… (%s)\n", comp.Name, v, a.Platform, len(a.Files), humanBytes(size), glibc, a.Digest[:min(len(a.Digest), 23)], a.DigestSource)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	for _, comp := range ix.Components {
+		for _, a := range comp.Artifacts {
+			fmt.Fprintf(w, "%s %s %s\n  %s\n  %s\n", comp.Name, comp.Version, a.Platform, a.URL, a.Digest)
+			if files {
+				for _, f := range a.Files {
+					if f.Type == manifest.TypeSymlink {
+						fmt.Fprintf(w, "    %s -> %s\n", f.Path, f.Target)
+						continue
+					}
+					fmt.Fprintf(w, "    %04o %10d %-8s %s\n", f.Mode, f.Size, orDash(f.Glibc), f.Path)
+				}
+			}
+		}
+	}
+	if len(ix.Images) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "IMAGE\tROLE\tPLATFORMS\tBLOBS\tDIGEST")
+		for _, im := range ix.Images {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", im.Ref, orDash(im.Role), strings.Join(im.Platforms, ","), len(im.Blobs), im.Digest)
+		}
+		tw.Flush()
+	}
+	if len(ix.Notes) > 0 {
+		fmt.Fprintln(w, "\nnotes:")
+		for _, n := range ix.Notes {
+			fmt.Fprintf(w, "  [%s] %s: %s\n", n.Severity, n.ID, n.Text)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// maxGlibc keeps the highest glibc need; "static" and "" need none.
+func maxGlibc(cur, next string) string {
+	if next == "" || next == manifest.GlibcStatic {
+		if cur == "-" && next == manifest.GlibcStatic {
+			return manifest.GlibcStatic
+		}
+		return cur
+	}
+	if cur == "-" || cur == manifest.GlibcStatic || versionLess(cur, next) {
+		return next
+	}
+	return cur
+}
+
+func versionLess(a, b string) bool {
+	var a1, a2, b1, b2 int
+	fmt.Sscanf(a, "%d.%d", &a1, &a2)
+	fmt.Sscanf(b, "%d.%d", &b1, &b2)
+	return a1 < b1 || a1 == b1 && a2 < b2
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/pack"
+	"github.com/satchel-dev/satchel/verify"
+)
+
+// SignOptions configure `satchel-bundle sign`.
+type SignOptions struct {
+	Key       string
+	Output    string
+	TrustKeys []string
+}
+
+func newSignCommand(g *globalOptions) *cobra.Command {
+	var o SignOptions
+	c := &cobra.Command{
+		Use:   "sign --key KEY FILE [-o OUT]",
+		Short: "(Re-)sign a bundle, e.g. with a release key after CI built it",
+		Long: `sign replaces a bundle's signature with one made by KEY. The bundle's layout
+and every blob are checked first; pass --trust PUB to also require that the
+current signature is valid (a CI key handing over to a release key).`,
+		Example: "  satchel-bundle sign --key release.key --trust ci.pub kylin.satchel",
+		Args:    cobra.ExactArgs(1),
+		RunE:    func(c *cobra.Command, args []string) error { return runSign(c, g, o, args[0]) },
+	}
+	c.Flags().StringVar(&o.Key, "key", "", "signing key: a PEM file or a KMS URI (required)")
+	c.Flags().StringVarP(&o.Output, "output", "o", "", "write the re-signed bundle here (default: replace FILE)")
+	c.Flags().StringArrayVar(&o.TrustKeys, "trust", nil, "require the existing signature to verify with this public key")
+	return c
+}
+
+func runSign(c *cobra.Command, g *globalOptions, o SignOptions, file string) error {
+	if o.Key == "" {
+		return cli.UsageError(manifest.Hintf("pass --key satchel.key", "no signing key given"))
+	}
+	signer, err := verify.LoadSigner(c.Context(), o.Key, verify.PasswordFromEnv(cli.Password))
+	if err != nil {
+		return err
+	}
+	b, err := pack.OpenPath(file)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	var ix *manifest.Index
+	if len(o.TrustKeys) > 0 {
+		keys, err := loadKeys(o.TrustKeys)
+		if err != nil {
+			return err
+		}
+		if ix, _, err = pack.VerifyBundle(b, keys, true); err != nil {
+			return err
+		}
+	} else {
+		if ix, err = b.Index(); err != nil {
+			return manifest.VerificationError(err)
+		}
+		if err := b.CheckLayout(ix); err != nil {
+			return err
+		}
+		if err := b.VerifyBlobs(ix, nil); err != nil {
+			return err
+		}
+	}
+	sig, err := signer.Sign(b.IndexJSON())
+	if err != nil {
+		return err
+	}
+	out := o.Output
+	if out == "" {
+		out = file
+	}
+	// Write beside the target, then rename over it: the input stays readable
+	// while it is copied.
+	tmp := out + ".signing"
+	if err := pack.WriteFile(tmp, true, b.IndexJSON(), sig, ix, bundleBlobs{b}); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(map[string]string{"file": out, "keyID": signer.KeyID()}, func(w io.Writer) {
+		fmt.Fprintf(w, "signed %s with %s\n", out, signer.KeyID())
+	})
+}
+
+// bundleBlobs serves blobs from an open bundle to pack.Write.
+type bundleBlobs struct{ b *pack.Bundle }
+
+func (s bundleBlobs) Open(d manifest.Digest) (io.ReadCloser, error) {
+	r, err := s.b.OpenBlob(d)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(r), nil
+}
