@@ -102,7 +102,7 @@ func ReadLockFile(path string) (*Lock, error) {
 func ParseLock(b []byte) (*Lock, error) {
 	var l Lock
 	if err := yaml.UnmarshalStrict(b, &l); err != nil {
-		return nil, HintError(fmt.Errorf("parsing lock: %w", err), "regenerate it with `satchel-bundle lock`; do not edit it by hand")
+		return nil, yamlError("lock", b, err)
 	}
 	if l.APIVersion != APIVersion || l.Kind != "BundleLock" {
 		return nil, HintError(fmt.Errorf("not a satchel lock (apiVersion %q, kind %q)", l.APIVersion, l.Kind), "regenerate it with `satchel-bundle lock`")

@@ -88,13 +88,33 @@ func ReadSpecFile(path string) (*Spec, error) {
 func ParseSpec(b []byte) (*Spec, error) {
 	var s Spec
 	if err := yaml.UnmarshalStrict(b, &s); err != nil {
-		return nil, HintError(fmt.Errorf("parsing bundle spec: %w", err),
-			"compare with `satchel-bundle init --profile kylin-v10`; field names are case-sensitive")
+		return nil, yamlError("bundle spec", b, err)
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
+}
+
+var unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
+
+// yamlError turns a strict-decoding error into one that names the line of an
+// unknown field (encoding/json reports only its name).
+func yamlError(what string, src []byte, err error) error {
+	if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
+		field := m[1]
+		lineRE := regexp.MustCompile(`^\s*(- )?` + regexp.QuoteMeta(field) + `\s*:`)
+		for i, line := range strings.Split(string(src), "\n") {
+			if lineRE.MatchString(line) {
+				return HintError(fmt.Errorf("parsing %s: line %d: unknown field %q", what, i+1, field),
+					"remove it or fix its spelling; field names are case-sensitive (see `satchel-bundle init`)")
+			}
+		}
+		return HintError(fmt.Errorf("parsing %s: unknown field %q", what, field),
+			"remove it or fix its spelling; field names are case-sensitive (see `satchel-bundle init`)")
+	}
+	return HintError(fmt.Errorf("parsing %s: %w", what, err),
+		"check the YAML syntax (indentation, brackets, quotes); compare with `satchel-bundle init --profile kylin-v10`")
 }
 
 // Marshal encodes the spec as YAML.

@@ -1,0 +1,190 @@
+package manifest
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseSpecDesignExample(t *testing.T) {
+	b, err := os.ReadFile("testdata/bundle.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSpec(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Metadata.Sequence != 7 || s.Spec.Profile != "kylin-v10" || len(s.Spec.Platforms) != 2 {
+		t.Fatalf("parsed %+v", s)
+	}
+	src := s.Spec.Components[0].Sources["linux/amd64"]
+	if src.Digest.Algorithm() != SHA256 || !strings.HasPrefix(src.Digest.Hex(), "b8785bc2") {
+		t.Fatalf("digest %q", src.Digest)
+	}
+	// Marshal and parse again: same spec.
+	out, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := ParseSpec(out)
+	if err != nil {
+		t.Fatalf("re-parse: %v\n%s", err, out)
+	}
+	if s2.Spec.Components[0].Sources["linux/amd64"] != src {
+		t.Fatal("round trip changed a source")
+	}
+}
+
+func TestParseSpecErrorsNameFieldAndFix(t *testing.T) {
+	base, _ := os.ReadFile("testdata/bundle.yaml")
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown field", "  sequence: 7", "  sequence: 7\n  colour: red", `line 7: unknown field "colour"`},
+		{"bad yaml", "kind: Bundle", "kind: [Bundle", "parsing bundle spec"},
+		{"api version", "satchel/v1", "satchel/v2", "apiVersion: is \"satchel/v2\""},
+		{"sequence", "sequence: 7", "sequence: 0", "metadata.sequence: must be at least 1"},
+		{"platform", "[linux/amd64, linux/arm64]", "[linux/amd64, linux/s390x]", `spec.platforms[1]: unknown platform "linux/s390x"`},
+		{"component", "name: containerd", "name: podman", `spec.components[0].name: unknown component "podman"`},
+		{"digest", "sha256:b8785bc2", "sha256:B8785bc2", "not a lower-case hex digit"},
+		{"short digest", "d41b4c1c\n", "d41b4c\n", "needs 64 hex digits, got 62"},
+		{"url", "url: https://github.com", "url: ftp://github.com", "is not an http(s) URL"},
+		{"name", "name: kylin-runtimes", "name: Kylin_Runtimes", "metadata.name"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := strings.Replace(string(base), c.from, c.to, 1)
+			if in == string(base) {
+				t.Fatalf("test case did not change the input (%q not found)", c.from)
+			}
+			_, err := ParseSpec([]byte(in))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not mention %q", err, c.want)
+			}
+			if Hint(err) == "" && !strings.Contains(err.Error(), "hint: ") {
+				t.Fatalf("error has no hint: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseDigest(t *testing.T) {
+	good := []string{
+		"sha256:" + strings.Repeat("a", 64),
+		"sha512:" + strings.Repeat("0", 128),
+	}
+	for _, g := range good {
+		if _, err := ParseDigest(g); err != nil {
+			t.Errorf("%s: %v", g, err)
+		}
+	}
+	bad := []string{"", "abc", "md5:" + strings.Repeat("a", 32), "sha256:" + strings.Repeat("a", 63), "sha512:" + strings.Repeat("a", 64), "sha256:" + strings.Repeat("g", 64)}
+	for _, b := range bad {
+		if _, err := ParseDigest(b); err == nil {
+			t.Errorf("%q accepted", b)
+		}
+	}
+	d := DigestOf(SHA256, []byte("hello\n"))
+	if d != "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" {
+		t.Fatalf("DigestOf = %s", d)
+	}
+}
+
+func sampleIndex() *Index {
+	return &Index{
+		FormatVersion: FormatVersion, Name: "n", Version: "1", Sequence: 3,
+		Created:   time.Date(2025, 4, 1, 12, 0, 0, 0, time.UTC),
+		Platforms: []string{"linux/amd64"},
+		Requirements: Requirements{Installer: "0.1.0", MinKernel: "4.19"},
+		Components: []Component{{Name: "runc", Version: "1.2.6", Artifacts: []Artifact{{
+			Platform: "linux/amd64", URL: "https://example/runc.amd64", Digest: DigestOf(SHA256, []byte("x")), DigestSource: DigestFromProfile,
+			Files: []File{{Path: "/usr/local/bin/runc", Mode: 0o755, Digest: DigestOf(SHA256, []byte("x")), Size: 1, Blob: DigestOf(SHA256, []byte("y")), Glibc: GlibcStatic}},
+		}}}},
+		Images: []Image{},
+		Blobs:  []Blob{{Digest: DigestOf(SHA256, []byte("y")), Size: 1, Encoding: EncodingZstd}},
+	}
+}
+
+func TestIndexCanonical(t *testing.T) {
+	ix := sampleIndex()
+	b, err := ix.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeIndex(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := got.Encode()
+	if string(b) != string(b2) {
+		t.Fatal("encode(decode(x)) != x")
+	}
+	// Semantically equal but not canonical: rejected.
+	for name, mangle := range map[string]func(string) string{
+		"compact":       func(s string) string { return strings.ReplaceAll(s, "\n  ", "\n ") },
+		"no newline":    func(s string) string { return strings.TrimSuffix(s, "\n") },
+		"unknown field": func(s string) string { return strings.Replace(s, `"name": "n",`, `"name": "n", "x": 1,`, 1) },
+		"other zone":    func(s string) string { return strings.Replace(s, "12:00:00Z", "14:00:00+02:00", 1) },
+		"format":        func(s string) string { return strings.Replace(s, `"formatVersion": 1`, `"formatVersion": 2`, 1) },
+	} {
+		m := mangle(string(b))
+		if m == string(b) {
+			t.Fatalf("%s: mangle changed nothing", name)
+		}
+		if _, err := DecodeIndex([]byte(m)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestLockRoundTripAndLookup(t *testing.T) {
+	d := DigestOf(SHA256, []byte("a"))
+	l := &Lock{APIVersion: APIVersion, Kind: "BundleLock", Name: "n", Platforms: []string{"linux/amd64"},
+		Components: []LockedComponent{{Name: "runc", Version: "1.2.6", Artifacts: []LockedArtifact{{Platform: "linux/amd64", URL: "u", Digest: d, DigestSource: DigestFromChecksumFile}}}},
+		Images:     []LockedImage{{Ref: "docker.io/library/nginx:1.27.4", Digest: d, DigestSource: DigestFromRegistry, Platforms: []string{"linux/amd64"}}},
+	}
+	b, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := ParseLock(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := l2.Artifact("runc", "1.2.6", "", "linux/amd64"); !ok || a.Digest != d {
+		t.Fatal("artifact lookup failed")
+	}
+	if _, ok := l2.Artifact("runc", "1.2.5", "", "linux/amd64"); ok {
+		t.Fatal("wrong version matched")
+	}
+	if im, ok := l2.Image("docker.io/library/nginx:1.27.4"); !ok || im.Digest != d {
+		t.Fatal("image lookup failed")
+	}
+	if _, err := ParseLock([]byte(strings.Replace(string(b), string(d), "sha256:zz", 1))); err == nil {
+		t.Fatal("bad digest in lock accepted")
+	}
+}
+
+func TestExitCodesAndHints(t *testing.T) {
+	base := errors.New("boom")
+	if ExitCode(nil) != 0 || ExitCode(base) != 1 {
+		t.Fatal("default codes")
+	}
+	e := VerificationError(HintError(base, "do x"))
+	wrapped := errors.Join(errors.New("ctx"), e)
+	if ExitCode(wrapped) != ExitVerification {
+		t.Fatalf("code %d", ExitCode(wrapped))
+	}
+	if Hint(wrapped) != "do x" || !strings.HasSuffix(e.Error(), "\nhint: do x") {
+		t.Fatalf("hint: %q", e.Error())
+	}
+	if !errors.Is(e, base) {
+		t.Fatal("unwrap lost the cause")
+	}
+}
