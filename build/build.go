@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,6 +40,10 @@ type Options struct {
 
 	Progress func(fetch.Event)
 	Logger   *slog.Logger
+
+	// FetchOptions are passed on to fetch.New after the ones above
+	// (e.g. fetch.WithRetries, fetch.WithParallelism).
+	FetchOptions []fetch.Option
 }
 
 // Result describes a finished bundle.
@@ -64,7 +67,7 @@ func (o Options) fetcher() (*fetch.Fetcher, error) {
 	if o.Logger != nil {
 		opts = append(opts, fetch.WithLogger(o.Logger))
 	}
-	return fetch.New(opts...)
+	return fetch.New(append(opts, o.FetchOptions...)...)
 }
 
 func (o Options) imageOptions(platforms []string) fetch.ImageOptions {
@@ -181,7 +184,7 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	for _, c := range res.Components {
 		comp := manifest.Component{Name: c.Name, Version: c.Version, Variant: c.Variant}
 		for i, j := range jobs {
-			if j.c.Name != c.Name {
+			if j.c.Name != c.Name || j.c.Version != c.Version {
 				continue
 			}
 			files, err := unpackArtifact(paths[i], j.a, store, blobs)
@@ -363,22 +366,13 @@ func storeFile(tmpDir string, content io.Reader, store *pack.BlobStore, blobs ma
 	return manifest.File{Digest: digest, Size: size, Blob: blob.Digest, Glibc: glibc}, nil
 }
 
-// matchRule finds the rule selecting an archive entry and the entry's target
-// path. A rule's Source is an exact name or "dir/**" for a whole tree, whose
-// Target is then the directory the tree goes to.
+// matchRule finds the catalog rule selecting an archive entry and the
+// entry's target path.
 func matchRule(rules []profiles.FileRule, name string) (int, string, bool) {
 	for i, r := range rules {
-		if prefix, ok := strings.CutSuffix(r.Source, "/**"); ok {
-			if rel, ok := strings.CutPrefix(name, prefix+"/"); ok && rel != "" {
-				return i, path.Join(r.Target, rel), true
-			}
-			continue
-		}
-		if r.Source == name {
-			return i, r.Target, true
+		if target, ok := r.Match(name); ok {
+			return i, target, true
 		}
 	}
 	return 0, "", false
 }
-
-var errNoSigner = errors.New("no signer")

@@ -90,25 +90,21 @@ func lockArtifact(ctx context.Context, f *fetch.Fetcher, c profiles.ResolvedComp
 // pin returns the digest an artifact must have: from the spec or profile,
 // else from the lock. An artifact pinned nowhere is refused.
 func pin(lk *manifest.Lock, c profiles.ResolvedComponent, a profiles.ResolvedArtifact) (manifest.Digest, string, error) {
+	var locked *manifest.LockedArtifact
+	if lk != nil {
+		locked, _ = lk.Artifact(c.Name, c.Version, c.Variant, a.Platform, a.URL)
+	}
 	if a.Digest != "" {
-		if lk != nil {
-			if la, ok := lk.Artifact(c.Name, c.Version, c.Variant, a.Platform); ok && la.URL == a.URL && la.Digest.Algorithm() == a.Digest.Algorithm() && la.Digest != a.Digest {
-				return "", "", manifest.VerificationError(manifest.Hintf("run `satchel-bundle lock` again, and review the change",
-					"%s %s (%s): the lock pins %s but the %s pins %s", c.Name, c.Version, a.Platform, la.Digest, a.DigestSource, a.Digest))
-			}
+		if locked != nil && locked.Digest.Algorithm() == a.Digest.Algorithm() && locked.Digest != a.Digest {
+			return "", "", manifest.VerificationError(manifest.Hintf("run `satchel-bundle lock` again, and review the change",
+				"%s %s (%s): the lock pins %s but the %s pins %s", c.Name, c.Version, a.Platform, locked.Digest, a.DigestSource, a.Digest))
 		}
 		return a.Digest, a.DigestSource, nil
 	}
-	if lk != nil {
-		if la, ok := lk.Artifact(c.Name, c.Version, c.Variant, a.Platform); ok {
-			if la.URL != a.URL {
-				return "", "", manifest.Hintf("run `satchel-bundle lock` to pin the new URL",
-					"%s %s (%s): the lock pins %s, the spec now says %s", c.Name, c.Version, a.Platform, la.URL, a.URL)
-			}
-			return la.Digest, la.DigestSource, nil
-		}
+	if locked != nil {
+		return locked.Digest, locked.DigestSource, nil
 	}
-	return "", "", manifest.Hintf("run `satchel-bundle lock -f bundle.yaml` and build with --lock bundle.lock, or pin a digest under sources in the spec",
+	return "", "", manifest.Hintf("run `satchel-bundle lock -f bundle.yaml` (build reads bundle.lock beside the spec, or --lock FILE), or pin a digest under sources in the spec",
 		"%s %s (%s): %s is pinned neither in the spec nor in the lock", c.Name, c.Version, a.Platform, a.URL)
 }
 

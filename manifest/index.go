@@ -177,7 +177,19 @@ func (ix *Index) Component(name string) (*Component, bool) {
 	return nil, false
 }
 
-// Artifact returns the component's artifact for a platform.
+// ArtifactsFor returns every artifact of the component for a platform
+// (gVisor ships runsc and its shim as two).
+func (c *Component) ArtifactsFor(platform string) []Artifact {
+	var out []Artifact
+	for _, a := range c.Artifacts {
+		if a.Platform == platform {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Artifact returns the component's first artifact for a platform.
 func (c *Component) Artifact(platform string) (*Artifact, bool) {
 	for i := range c.Artifacts {
 		if c.Artifacts[i].Platform == platform {

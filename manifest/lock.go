@@ -56,15 +56,16 @@ type LockedImage struct {
 	Role         string   `json:"role,omitempty"`
 }
 
-// Artifact returns the locked artifact of a component version for a platform.
-func (l *Lock) Artifact(name, version, variant, platform string) (*LockedArtifact, bool) {
+// Artifact returns the locked artifact of a component version for a
+// platform and URL (gVisor has two artifacts per platform).
+func (l *Lock) Artifact(name, version, variant, platform, url string) (*LockedArtifact, bool) {
 	for i := range l.Components {
 		c := &l.Components[i]
 		if c.Name != name || c.Version != version || c.Variant != variant {
 			continue
 		}
 		for j := range c.Artifacts {
-			if c.Artifacts[j].Platform == platform {
+			if c.Artifacts[j].Platform == platform && c.Artifacts[j].URL == url {
 				return &c.Artifacts[j], true
 			}
 		}

@@ -157,10 +157,10 @@ func TestLockRoundTripAndLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, ok := l2.Artifact("runc", "1.2.6", "", "linux/amd64"); !ok || a.Digest != d {
+	if a, ok := l2.Artifact("runc", "1.2.6", "", "linux/amd64", "u"); !ok || a.Digest != d {
 		t.Fatal("artifact lookup failed")
 	}
-	if _, ok := l2.Artifact("runc", "1.2.5", "", "linux/amd64"); ok {
+	if _, ok := l2.Artifact("runc", "1.2.5", "", "linux/amd64", "u"); ok {
 		t.Fatal("wrong version matched")
 	}
 	if im, ok := l2.Image("docker.io/library/nginx:1.27.4"); !ok || im.Digest != d {

@@ -82,7 +82,7 @@ func runSign(c *cobra.Command, g *globalOptions, o SignOptions, file string) err
 	// Write beside the target, then rename over it: the input stays readable
 	// while it is copied.
 	tmp := out + ".signing"
-	if err := pack.WriteFile(tmp, true, b.IndexJSON(), sig, ix, bundleBlobs{b}); err != nil {
+	if err := pack.WriteFile(tmp, true, b.IndexJSON(), sig, ix, b); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, out); err != nil {
@@ -92,15 +92,4 @@ func runSign(c *cobra.Command, g *globalOptions, o SignOptions, file string) err
 	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(map[string]string{"file": out, "keyID": signer.KeyID()}, func(w io.Writer) {
 		fmt.Fprintf(w, "signed %s with %s\n", out, signer.KeyID())
 	})
-}
-
-// bundleBlobs serves blobs from an open bundle to pack.Write.
-type bundleBlobs struct{ b *pack.Bundle }
-
-func (s bundleBlobs) Open(d manifest.Digest) (io.ReadCloser, error) {
-	r, err := s.b.OpenBlob(d)
-	if err != nil {
-		return nil, err
-	}
-	return io.NopCloser(r), nil
 }

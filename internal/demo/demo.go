@@ -72,12 +72,8 @@ func Run(ctx context.Context, o Options) error {
 	defer reg.Close()
 	regHost := strings.TrimPrefix(reg.URL, "http://")
 	say("pushing stand-in images to an in-process registry at %s", regHost)
-	for _, im := range spec.Spec.Images {
-		files := mirrorgen.StandInImageFiles(im.Ref)
-		target := regHost + "/" + repoPath(im.Ref)
-		if _, err := mirrorgen.PushImage(ctx, regHost, target, res.Platforms, files); err != nil {
-			return fmt.Errorf("pushing %s: %w", target, err)
-		}
+	if _, err := mirrorgen.PushDemoImages(ctx, regHost, res.Platforms); err != nil {
+		return err
 	}
 
 	specFile := filepath.Join(o.Dir, "bundle.yaml")
@@ -95,8 +91,8 @@ func Run(ctx context.Context, o Options) error {
 	for _, m := range mirrorgen.MirrorFlags(base) {
 		sources = append(sources, "--mirror", m)
 	}
-	for _, host := range []string{"docker.io", "registry.k8s.io"} {
-		sources = append(sources, "--registry-mirror", host+"="+regHost)
+	for _, m := range mirrorgen.RegistryMirrorFlags(regHost) {
+		sources = append(sources, "--registry-mirror", m)
 	}
 	cache := filepath.Join(o.Dir, "cache")
 	key := filepath.Join(o.Dir, "satchel")
@@ -151,12 +147,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 	say("installed into %s (no services started: it is a directory, not this machine)", o.Root)
 	return nil
-}
-
-func repoPath(ref string) string {
-	// docker.io/library/nginx:1.27.4 → library/nginx:1.27.4
-	_, rest, _ := strings.Cut(ref, "/")
-	return rest
 }
 
 func sameFile(a, b string) (bool, error) {

@@ -1,0 +1,352 @@
+package profiles
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/satchel-dev/satchel/manifest"
+)
+
+// ChecksumRef names an upstream checksum file and its format (the formats of
+// fetch.ParseChecksumFile). An empty Format means upstream publishes none:
+// lock pins the downloaded bytes and marks them so.
+type ChecksumRef struct {
+	URL    string `json:"url,omitempty"`
+	Format string `json:"format,omitempty"`
+}
+
+// FileRule maps files of an upstream artifact to host paths.
+//
+// Source is a cleaned path inside the archive ("bin/ctr"), or "dir/**" for
+// everything below dir, which lands below Target keeping its relative path.
+// For a plain-binary artifact Source is the file name at the end of its URL
+// ("runc.amd64", "runsc"). Mode 0 keeps the archive's mode bits. A rule that
+// is not Optional must match at least one file, or the build fails.
+type FileRule struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	Mode     uint32 `json:"mode,omitempty"`
+	Optional bool   `json:"optional,omitempty"`
+}
+
+// Match returns the host path for an archive member name, if the rule takes it.
+// Names are compared cleaned, so "./opt/kata/bin/x" (kata's tarball is packed
+// from ".") matches "opt/kata/**".
+func (r FileRule) Match(name string) (string, bool) {
+	name = strings.TrimPrefix(path.Clean("/"+name), "/")
+	if dir, ok := strings.CutSuffix(r.Source, "/**"); ok {
+		if name == dir {
+			return r.Target, true
+		}
+		if rest, ok := strings.CutPrefix(name, dir+"/"); ok {
+			return path.Join(r.Target, rest), true
+		}
+		return "", false
+	}
+	if name == r.Source {
+		return r.Target, true
+	}
+	return "", false
+}
+
+// Link is a symlink the installer creates: Path → Target.
+type Link struct {
+	Path   string `json:"path"`
+	Target string `json:"target"`
+}
+
+// Resolved is a spec with its profile applied: every component with its
+// upstream artifacts per platform, ready for lock and build.
+type Resolved struct {
+	Name       string               `json:"name"`
+	Version    string               `json:"version"`
+	Sequence   uint64               `json:"sequence"`
+	Profile    string               `json:"profile,omitempty"`
+	Platforms  []string             `json:"platforms"`
+	MinKernel  string               `json:"minKernel,omitempty"`
+	Components []ResolvedComponent  `json:"components"`
+	Images     []manifest.ImageSpec `json:"images"`
+	Notes      []manifest.Note      `json:"notes,omitempty"`
+}
+
+// ResolvedComponent is one component version with its artifacts.
+type ResolvedComponent struct {
+	Name      string             `json:"name"`
+	Version   string             `json:"version"`
+	Variant   string             `json:"variant,omitempty"`
+	Artifacts []ResolvedArtifact `json:"artifacts"`
+}
+
+// ResolvedArtifact is one upstream file for one platform. Name tells a
+// component's artifacts apart where a platform has several (gVisor: "runsc"
+// and "containerd-shim-runsc-v1"); elsewhere it is the component name.
+type ResolvedArtifact struct {
+	Name     string `json:"name"`
+	Platform string `json:"platform"`
+	URL      string `json:"url"`
+	// Digest is empty when neither the spec nor the profile pins the
+	// artifact; lock then takes it from Checksum or from the download.
+	Digest       manifest.Digest `json:"digest,omitempty"`
+	DigestSource string          `json:"digestSource,omitempty"` // manifest.DigestFromSpec or DigestFromProfile
+	Checksum     ChecksumRef     `json:"checksum"`
+	Archive      string          `json:"archive"`
+	Files        []FileRule      `json:"files"`
+	Links        []Link          `json:"links,omitempty"`
+}
+
+// Component returns the resolved component by name.
+func (r *Resolved) Component(name string) (*ResolvedComponent, bool) {
+	for i := range r.Components {
+		if r.Components[i].Name == name {
+			return &r.Components[i], true
+		}
+	}
+	return nil, false
+}
+
+// Versions returns component name → version, the input of CompatNotes.
+func (r *Resolved) Versions() map[string]string {
+	m := map[string]string{}
+	for _, c := range r.Components {
+		m[c.Name] = c.Version
+		if c.Variant != "" {
+			m[c.Name] = c.Version + "+" + c.Variant
+		}
+	}
+	return m
+}
+
+// wanted is one component after the spec has been laid over the profile.
+type wanted struct {
+	name, version, variant string
+	field                  string // where the version was set, for errors
+	sources                map[string]manifest.Source
+	specSource             map[string]bool // platform → the source came from the spec
+}
+
+// Resolve applies spec to its profile and the catalog.
+//
+// Rules: the spec's platforms replace the profile's. A spec component replaces
+// the profile's version and variant (each only when given) and may add
+// per-platform sources; `exclude: true` drops it. The profile's own sources
+// (and notes tied to a version) apply only while the component keeps the
+// profile's version and variant, because they pin that release. Digests come
+// from the spec's sources, else from the profile's pins by URL (so a pin
+// follows its bytes, whatever put the URL there), else stay empty for lock.
+// Spec images replace profile images of the same ref (a digest-less
+// replacement keeps the profile's digest) or a profile image of the same
+// role; the rest are added.
+func Resolve(spec *manifest.Spec) (*Resolved, error) {
+	if spec == nil {
+		return nil, errors.New("resolving: no spec")
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	prof := &Profile{}
+	if spec.Spec.Profile != "" {
+		p, err := Get(spec.Spec.Profile)
+		if err != nil {
+			return nil, fmt.Errorf("spec.profile: %w", err)
+		}
+		prof = p
+	}
+	r := &Resolved{
+		Name:      spec.Metadata.Name,
+		Version:   spec.Metadata.Version,
+		Sequence:  spec.Metadata.Sequence,
+		Profile:   spec.Spec.Profile,
+		Platforms: slices.Clone(spec.Spec.Platforms),
+		MinKernel: prof.MinKernel,
+	}
+	if len(r.Platforms) == 0 {
+		r.Platforms = slices.Clone(prof.Platforms)
+	}
+
+	ws, errs := mergeComponents(prof, spec)
+	have := func(name string) bool {
+		return slices.ContainsFunc(ws, func(w *wanted) bool { return w.name == name })
+	}
+	for _, w := range ws {
+		c, err := resolveComponent(prof, w, r.Platforms, have)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.Components = append(r.Components, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	r.Images = mergeImages(prof.Images, spec.Spec.Images)
+
+	versions := map[string]string{}
+	for _, c := range r.Components {
+		versions[c.Name] = c.Version
+	}
+	for _, n := range prof.Notes {
+		if n.Component != "" && (versions[n.Component] == "" || n.Version != "" && n.Version != versions[n.Component]) {
+			continue
+		}
+		if n.Platform != "" && !slices.Contains(r.Platforms, n.Platform) {
+			continue
+		}
+		r.Notes = append(r.Notes, n.Note)
+	}
+	if have("docker") {
+		if !have("containerd") {
+			r.Notes = append(r.Notes, manifest.Note{ID: "docker-bundled-containerd", Component: "docker", Severity: "info",
+				Text: "No containerd component: Docker's bundled containerd, ctr and containerd-shim-runc-v2 are installed from the Docker archive."})
+		}
+		if !have("runc") {
+			r.Notes = append(r.Notes, manifest.Note{ID: "docker-bundled-runc", Component: "docker", Severity: "info",
+				Text: "No runc component: Docker's bundled runc is installed from the Docker archive."})
+		}
+	}
+	r.Notes = append(r.Notes, compatNotes(compVersions(r.Components))...)
+	return r, nil
+}
+
+// mergeComponents lays the spec's components over the profile's, in the
+// canonical order of manifest.KnownComponents.
+func mergeComponents(prof *Profile, spec *manifest.Spec) ([]*wanted, []error) {
+	var errs []error
+	byName := map[string]*wanted{}
+	for _, c := range prof.Components {
+		byName[c.Name] = &wanted{
+			name: c.Name, version: c.Version, variant: c.Variant,
+			field:      fmt.Sprintf("profile %s: component %s", prof.Name, c.Name),
+			specSource: map[string]bool{},
+		}
+	}
+	for i, c := range spec.Spec.Components {
+		f := fmt.Sprintf("spec.components[%d]", i)
+		if c.Exclude {
+			delete(byName, c.Name)
+			continue
+		}
+		w, ok := byName[c.Name]
+		if !ok {
+			if c.Version == "" {
+				errs = append(errs, manifest.Hintf("set the version of "+c.Name,
+					"%s.version: is empty, and profile %q does not bring %s", f, prof.Name, c.Name))
+				continue
+			}
+			w = &wanted{name: c.Name, specSource: map[string]bool{}}
+			byName[c.Name] = w
+		}
+		if c.Version != "" {
+			w.version, w.field = c.Version, f
+		}
+		if c.Variant != "" {
+			w.variant = c.Variant
+		}
+		for pl, s := range c.Sources {
+			if w.sources == nil {
+				w.sources = map[string]manifest.Source{}
+			}
+			w.sources[pl] = s
+			w.specSource[pl] = true
+		}
+	}
+	var out []*wanted
+	for _, name := range manifest.KnownComponents {
+		w, ok := byName[name]
+		if !ok {
+			continue
+		}
+		// The profile's sources pin the profile's release: keep them only
+		// while the component is still that release.
+		if pc, ok := prof.Component(name); ok && pc.Version == w.version && pc.Variant == w.variant {
+			for pl, s := range pc.Sources {
+				if !w.specSource[pl] {
+					if w.sources == nil {
+						w.sources = map[string]manifest.Source{}
+					}
+					w.sources[pl] = s
+				}
+			}
+		}
+		out = append(out, w)
+	}
+	return out, errs
+}
+
+func resolveComponent(prof *Profile, w *wanted, platforms []string, have func(string) bool) (ResolvedComponent, error) {
+	v, err := parseVersion(w.name, w.version)
+	if err != nil {
+		return ResolvedComponent{}, fmt.Errorf("%s.version: %w", w.field, err)
+	}
+	vs := variants(w.name)
+	switch {
+	case w.variant == "":
+		w.variant = defaultVariant(w.name, v)
+	case len(vs) == 0:
+		return ResolvedComponent{}, manifest.Hintf("remove the variant; only containerd has variants (static, dynamic)",
+			"%s.variant: %s has no variants, got %q", w.field, w.name, w.variant)
+	case !slices.Contains(vs, w.variant):
+		return ResolvedComponent{}, manifest.Hintf("use one of: "+strings.Join(vs, ", "),
+			"%s.variant: unknown %s variant %q", w.field, w.name, w.variant)
+	}
+	c := ResolvedComponent{Name: w.name, Version: w.version, Variant: w.variant}
+	var errs []error
+	for _, pl := range platforms {
+		src, hasSrc := w.sources[pl]
+		var urls []namedURL
+		if hasSrc {
+			urls = overrideURLs(w.name, src.URL)
+		} else {
+			urls, err = catalogURLs(w.name, w.version, w.variant, pl)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", w.field, pl, err))
+				continue
+			}
+		}
+		for i, u := range urls {
+			a := ResolvedArtifact{Name: u.name, Platform: pl, URL: u.url, Checksum: checksumFor(w.name, u.url)}
+			if a.Archive, err = archiveKind(w.name, u.url); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %w", w.field, pl, err))
+				continue
+			}
+			a.Files, a.Links = fileRules(w.name, u.name, u.url, have)
+			switch {
+			case i == 0 && hasSrc && w.specSource[pl] && src.Digest != "":
+				a.Digest, a.DigestSource = src.Digest, manifest.DigestFromSpec
+			default:
+				if d, ok := prof.Pin(u.url); ok {
+					a.Digest, a.DigestSource = d, manifest.DigestFromProfile
+				}
+			}
+			c.Artifacts = append(c.Artifacts, a)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// mergeImages lays spec images over profile images.
+func mergeImages(prof, spec []manifest.ImageSpec) []manifest.ImageSpec {
+	out := slices.Clone(prof)
+	for _, im := range spec {
+		i := slices.IndexFunc(out, func(p manifest.ImageSpec) bool { return p.Ref == im.Ref })
+		if i < 0 && im.Role != "" {
+			i = slices.IndexFunc(out, func(p manifest.ImageSpec) bool { return p.Role == im.Role })
+		}
+		if i < 0 {
+			out = append(out, im)
+			continue
+		}
+		if out[i].Ref == im.Ref {
+			if im.Digest == "" {
+				im.Digest = out[i].Digest
+			}
+			if im.Role == "" {
+				im.Role = out[i].Role
+			}
+		}
+		out[i] = im
+	}
+	return out
+}
