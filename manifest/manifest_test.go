@@ -99,8 +99,8 @@ func TestParseDigest(t *testing.T) {
 func sampleIndex() *Index {
 	return &Index{
 		FormatVersion: FormatVersion, Name: "n", Version: "1", Sequence: 3,
-		Created:   time.Date(2025, 4, 1, 12, 0, 0, 0, time.UTC),
-		Platforms: []string{"linux/amd64"},
+		Created:      time.Date(2025, 4, 1, 12, 0, 0, 0, time.UTC),
+		Platforms:    []string{"linux/amd64"},
 		Requirements: Requirements{Installer: "0.1.0", MinKernel: "4.19"},
 		Components: []Component{{Name: "runc", Version: "1.2.6", Artifacts: []Artifact{{
 			Platform: "linux/amd64", URL: "https://example/runc.amd64", Digest: DigestOf(SHA256, []byte("x")), DigestSource: DigestFromProfile,
