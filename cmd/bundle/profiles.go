@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -24,22 +25,17 @@ func newProfilesCommand(g *globalOptions) *cobra.Command {
 				for _, p := range ps {
 					fmt.Fprintf(w, "%s — %s\n  platforms: %s\n", p.Name, firstLine(p.Description), strings.Join(p.Platforms, ", "))
 					tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+					pinned := pinnedPlatforms(p.Name)
 					for _, comp := range p.Components {
 						v := comp.Version
 						if comp.Variant != "" {
 							v += " (" + comp.Variant + ")"
 						}
-						pins := []string{}
-						for plat, src := range comp.Sources {
-							if src.Digest != "" {
-								pins = append(pins, plat)
-							}
+						pins := "digest at lock time"
+						if ps := pinned[comp.Name]; len(ps) > 0 {
+							pins = "pinned: " + strings.Join(ps, ", ")
 						}
-						pinned := "digest at lock time"
-						if len(pins) > 0 {
-							pinned = "pinned: " + strings.Join(sorted(pins), ", ")
-						}
-						fmt.Fprintf(tw, "  %s\t%s\t%s\n", comp.Name, v, pinned)
+						fmt.Fprintf(tw, "  %s\t%s\t%s\n", comp.Name, v, pins)
 					}
 					for _, im := range p.Images {
 						pinned := "digest at lock time"
@@ -58,11 +54,35 @@ func newProfilesCommand(g *globalOptions) *cobra.Command {
 
 func firstLine(s string) string { l, _, _ := strings.Cut(strings.TrimSpace(s), "\n"); return l }
 
-func sorted(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
+// pinnedPlatforms lists, per component, the platforms whose every artifact
+// the profile pins by digest.
+func pinnedPlatforms(profile string) map[string][]string {
+	out := map[string][]string{}
+	spec, err := profiles.InitSpec(profile)
+	if err != nil {
+		return out
 	}
-	return s
+	res, err := profiles.Resolve(spec)
+	if err != nil {
+		return out
+	}
+	for _, c := range res.Components {
+		missing := map[string]bool{}
+		seen := []string{}
+		for _, a := range c.Artifacts {
+			if !slices.Contains(seen, a.Platform) {
+				seen = append(seen, a.Platform)
+			}
+			if a.Digest == "" {
+				missing[a.Platform] = true
+			}
+		}
+		for _, p := range seen {
+			if !missing[p] {
+				out[c.Name] = append(out[c.Name], p)
+			}
+		}
+		slices.Sort(out[c.Name])
+	}
+	return out
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,11 +21,12 @@ type SplitOptions struct {
 func newSplitCommand(g *globalOptions) *cobra.Command {
 	var o SplitOptions
 	c := &cobra.Command{
-		Use:   "split FILE --size fat32|dvd|bd|BYTES  |  split FILE --self-extracting satchel-install",
+		Use:   "split FILE --size fat32|dvd|bd|SIZE  |  split FILE --self-extracting satchel-install",
 		Short: "Cut a bundle into parts for removable media, or make a self-extracting .run",
-		Long: `split writes FILE.001, FILE.002, … and a parts list FILE.parts holding each
+		Long: `split writes FILE.001, FILE.002, … and a parts list FILE.parts.json holding each
 part's size and sha256; satchel-install reads the parts as one bundle when given
-FILE.parts or FILE.001. Presets: fat32 (4 GiB - 1), dvd (4.7 GB), bd (25 GB).
+FILE.parts.json or FILE.001. Presets: fat32 (4 GiB - 1), dvd (4.7 GB),
+bd (25 GB); or a size such as 700M.
 
 With --self-extracting INSTALLER it writes FILE.run instead: the static
 installer followed by the bundle, one file to carry (run it as
@@ -38,22 +38,6 @@ installer followed by the bundle, one file to carry (run it as
 	c.Flags().StringVar(&o.Size, "size", "", "part size: fat32, dvd, bd or a number of bytes")
 	c.Flags().StringVar(&o.Installer, "self-extracting", "", "write FILE.run from this satchel-install binary")
 	return c
-}
-
-func partSize(s string) (int64, error) {
-	switch strings.ToLower(s) {
-	case "fat32":
-		return pack.PresetFAT32, nil
-	case "dvd":
-		return pack.PresetDVD, nil
-	case "bd":
-		return pack.PresetBD, nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 1<<20 {
-		return 0, cli.UsageError(manifest.Hintf("use fat32, dvd, bd or a byte count of at least 1048576", "bad part size %q", s))
-	}
-	return n, nil
 }
 
 func runSplit(c *cobra.Command, g *globalOptions, o SplitOptions, file string) error {
@@ -68,9 +52,9 @@ func runSplit(c *cobra.Command, g *globalOptions, o SplitOptions, file string) e
 	if o.Size == "" {
 		return cli.UsageError(manifest.Hintf("pass --size fat32|dvd|bd|BYTES or --self-extracting INSTALLER", "nothing to do"))
 	}
-	n, err := partSize(o.Size)
+	n, err := pack.ParsePartSize(o.Size)
 	if err != nil {
-		return err
+		return cli.UsageError(err)
 	}
 	parts, list, err := pack.Split(file, n)
 	if err != nil {
