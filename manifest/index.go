@@ -93,11 +93,15 @@ type File struct {
 
 // Image is an OCI image carried as an image layout's blobs.
 type Image struct {
-	Ref       string   `json:"ref"`
-	Digest    Digest   `json:"digest"`
-	MediaType string   `json:"mediaType"`
-	Platforms []string `json:"platforms"`
-	Role      string   `json:"role,omitempty"`
+	Ref string `json:"ref"`
+	// Digest is the top-level manifest or index actually stored. When the
+	// upstream index carried platforms the bundle does not, the stored index
+	// is a filtered copy and UpstreamDigest is the digest the tag pointed to.
+	Digest         Digest   `json:"digest"`
+	UpstreamDigest Digest   `json:"upstreamDigest,omitempty"`
+	MediaType      string   `json:"mediaType"`
+	Platforms      []string `json:"platforms"`
+	Role           string   `json:"role,omitempty"`
 	// Blobs are every blob the image needs (index, manifests, configs, layers).
 	Blobs []Digest `json:"blobs"`
 }
