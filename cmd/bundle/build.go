@@ -65,7 +65,7 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 	if err != nil {
 		return err
 	}
-	bo := build.Options{Platforms: o.Platforms, Output: o.Output, Force: o.Force}
+	bo := build.Options{Platforms: o.Platforms, Output: o.Output, Force: o.Force, Progress: progressFunc(c.ErrOrStderr(), g.JSON)}
 	if err := o.apply(&bo); err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func runLock(c *cobra.Command, g *globalOptions, o LockOptions) error {
 	if err != nil {
 		return err
 	}
-	var bo build.Options
+	bo := build.Options{Progress: progressFunc(c.ErrOrStderr(), g.JSON)}
 	if err := o.apply(&bo); err != nil {
 		return err
 	}
