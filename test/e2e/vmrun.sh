@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# vmrun.sh — boot the cached VM image (test/e2e/vmimage.sh) under qemu TCG, disconnected
+# (-nic none), with SHAREDIR as its 9p share; the guest runs SHAREDIR/run.sh and powers off.
+#
+# Usage: test/e2e/vmrun.sh SHAREDIR [TIMEOUT_SECONDS]   (default timeout 900)
+#
+# Each run boots from a fresh qcow2 overlay on top of the cached disk.img, so runs never
+# see each other's changes. After the run SHAREDIR holds what run.sh wrote, plus:
+#   run.log      run.sh's stdout and stderr
+#   exit-code    run.sh's exit status
+#   console.log  the serial console (kernel, systemd, satchel-run)
+# Exit status: run.sh's exit status; 124 on timeout; 1 when the guest never ran run.sh.
+#
+# Environment: SATCHEL_E2E_CACHE (as vmimage.sh), SATCHEL_E2E_VM_MEM (MiB, default 3072),
+# SATCHEL_E2E_VM_CPUS (default 2), SATCHEL_E2E_VM_OVERLAY_DIR (default a temp dir).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+die() {
+	printf 'vmrun: %s\n' "$1" >&2
+	[ -n "${2:-}" ] && printf 'hint: %s\n' "$2" >&2
+	exit 1
+}
+
+[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: vmrun.sh SHAREDIR [TIMEOUT_SECONDS]"
+SHARE=$(cd "$1" && pwd) || die "no such directory: $1"
+TIMEOUT=${2:-900}
+[ -f "$SHARE/run.sh" ] || die "$SHARE/run.sh is missing" "write the script the guest should run there"
+
+env_out=$("$HERE/vmimage.sh" --env-only) || exit 1
+eval "$env_out"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing" "run test/e2e/realbins.sh"
+
+work=$(mktemp -d "${SATCHEL_E2E_VM_OVERLAY_DIR:-${TMPDIR:-/tmp}}/satchel-vm.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+qemu-img create -q -f qcow2 -F raw -b "$SATCHEL_E2E_VM_DISK" "$work/run.qcow2"
+rm -f "$SHARE/exit-code" "$SHARE/run.log" "$SHARE/console.log"
+
+t0=$SECONDS
+rc=0
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
+	-machine q35,accel=tcg -cpu max -smp "${SATCHEL_E2E_VM_CPUS:-2}" -m "${SATCHEL_E2E_VM_MEM:-3072}" \
+	-nographic -no-reboot -nic none -monitor none -serial "file:$SHARE/console.log" \
+	-kernel "$SATCHEL_E2E_VM_KERNEL" -initrd "$SATCHEL_E2E_VM_INITRD" \
+	-append "root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=1" \
+	-drive "file=$work/run.qcow2,format=qcow2,if=virtio" \
+	-virtfs "local,path=$SHARE,mount_tag=share,security_model=none,id=share" \
+	</dev/null >"$work/qemu.out" 2>&1 || rc=$?
+echo "vmrun: qemu exited $rc after $((SECONDS - t0)) s" >&2
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	tail -n 20 "$SHARE/console.log" >&2 || true
+	printf 'vmrun: guest did not power off within %s s\nhint: see %s/console.log\n' "$TIMEOUT" "$SHARE" >&2
+	exit 124
+fi
+if [ "$rc" != 0 ]; then
+	cat "$work/qemu.out" >&2
+	die "qemu failed (exit $rc)" "see $SHARE/console.log"
+fi
+[ -f "$SHARE/exit-code" ] || { tail -n 30 "$SHARE/console.log" >&2; die "the guest never ran run.sh" "see $SHARE/console.log"; }
+exit "$(cat "$SHARE/exit-code")"
