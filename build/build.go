@@ -277,6 +277,7 @@ func unpackArtifact(archivePath string, a profiles.ResolvedArtifact, store *pack
 
 	matched := make([]bool, len(a.Files))
 	var files []manifest.File
+	stored := map[string]manifest.File{} // archive name → stored file, for hard links
 	walk := func(e pack.ArchiveEntry, content io.Reader) error {
 		ri, target, ok := matchRule(a.Files, e.Name)
 		if !ok {
@@ -285,7 +286,20 @@ func unpackArtifact(archivePath string, a profiles.ResolvedArtifact, store *pack
 		matched[ri] = true
 		rule := a.Files[ri]
 		switch e.Type {
-		case "dir":
+		case pack.TypeDir:
+			return nil
+		case pack.TypeHardlink:
+			// A hard link installs a copy of the file it names; the blob is shared.
+			f, ok := stored[e.Linkname]
+			if !ok {
+				return manifest.Hintf("the catalog's file rules must select the link's target too",
+					"%s: hard link to %s, which is not installed", e.Name, e.Linkname)
+			}
+			f.Path, f.Source = target, e.Name
+			if rule.Mode != 0 {
+				f.Mode = rule.Mode
+			}
+			files = append(files, f)
 			return nil
 		case manifest.TypeSymlink:
 			files = append(files, manifest.File{Path: target, Type: manifest.TypeSymlink, Target: e.Linkname, Source: e.Name})
@@ -301,10 +315,11 @@ func unpackArtifact(archivePath string, a profiles.ResolvedArtifact, store *pack
 		}
 		file.Path, file.Mode, file.Source = target, mode, e.Name
 		files = append(files, file)
+		stored[e.Name] = file
 		return nil
 	}
-	if kind == "binary" {
-		err = walk(pack.ArchiveEntry{Name: path.Base(a.URL), Mode: 0o755}, in)
+	if kind == profiles.ArchiveBinary {
+		err = pack.WalkBinary(in, path.Base(a.URL), walk)
 	} else {
 		err = pack.WalkArchive(in, kind, walk)
 	}

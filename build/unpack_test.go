@@ -1,0 +1,99 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/pack"
+	"github.com/satchel-dev/satchel/profiles"
+)
+
+func writeTarGz(t *testing.T, path string, entries []tar.Header, bodies map[string]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, h := range entries {
+		body := bodies[h.Name]
+		h.Size = int64(len(body))
+		if h.Typeflag != tar.TypeReg {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	gz.Close()
+	os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// A kata-like tree: regular files, a symlink, a hard link, a directory; the
+// rules pick the tree, links are added, modes kept from the archive.
+func TestUnpackArtifactTree(t *testing.T) {
+	dir := t.TempDir()
+	arch := filepath.Join(dir, "kata.tar.gz")
+	writeTarGz(t, arch, []tar.Header{
+		{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "./opt/kata/bin/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "./opt/kata/bin/kata-runtime", Typeflag: tar.TypeReg, Mode: 0o755},
+		{Name: "./opt/kata/bin/containerd-shim-kata-v2", Typeflag: tar.TypeLink, Linkname: "./opt/kata/bin/kata-runtime"},
+		{Name: "./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", Typeflag: tar.TypeReg, Mode: 0o644},
+		{Name: "./opt/kata/share/defaults/kata-containers/configuration.toml", Typeflag: tar.TypeSymlink, Linkname: "configuration-qemu.toml"},
+		{Name: "./unrelated", Typeflag: tar.TypeReg, Mode: 0o600},
+	}, map[string]string{
+		"./opt/kata/bin/kata-runtime": "#!/bin/sh\necho kata\n",
+		"./opt/kata/share/defaults/kata-containers/configuration-qemu.toml": "[hypervisor.qemu]\n",
+		"./unrelated": "x",
+	})
+	store, err := pack.NewBlobStore(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := profiles.ResolvedArtifact{
+		URL: "https://example/kata-static-3.1.3-x86_64.tar.gz", Archive: "tar.gz",
+		Files: []profiles.FileRule{{Source: "opt/kata/**", Target: "/opt/kata"}},
+		Links: []profiles.Link{{Path: "/usr/local/bin/kata-runtime", Target: "/opt/kata/bin/kata-runtime"}},
+	}
+	blobs := map[manifest.Digest]manifest.Blob{}
+	files, err := unpackArtifact(arch, a, store, blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := map[string]manifest.File{}
+	for _, f := range files {
+		byPath[f.Path] = f
+	}
+	rt, shim := byPath["/opt/kata/bin/kata-runtime"], byPath["/opt/kata/bin/containerd-shim-kata-v2"]
+	if rt.Digest == "" || rt.Digest != shim.Digest || rt.Blob != shim.Blob || shim.Mode != 0o755 {
+		t.Fatalf("hard link not a copy of its target: %+v vs %+v", rt, shim)
+	}
+	if c := byPath["/opt/kata/share/defaults/kata-containers/configuration.toml"]; c.Type != manifest.TypeSymlink || c.Target != "configuration-qemu.toml" {
+		t.Fatalf("symlink: %+v", c)
+	}
+	if q := byPath["/opt/kata/share/defaults/kata-containers/configuration-qemu.toml"]; q.Mode != 0o644 {
+		t.Fatalf("mode not kept: %o", q.Mode)
+	}
+	if l := byPath["/usr/local/bin/kata-runtime"]; l.Type != manifest.TypeSymlink {
+		t.Fatalf("catalog link missing: %+v", files)
+	}
+	if _, ok := byPath["/opt/kata/unrelated"]; ok || len(files) != 5 {
+		t.Fatalf("files: %+v", files)
+	}
+	if len(blobs) != 2 {
+		t.Fatalf("%d blobs, want 2 (the hard link shares its target's)", len(blobs))
+	}
+
+	// A rule whose file is absent is an error naming it.
+	a.Files = append(a.Files, profiles.FileRule{Source: "bin/missing", Target: "/usr/local/bin/missing"})
+	if _, err := unpackArtifact(arch, a, store, blobs); err == nil || !strings.Contains(err.Error(), "bin/missing") {
+		t.Fatalf("missing file: %v", err)
+	}
+}

@@ -1,0 +1,188 @@
+package pack
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/satchel-dev/satchel/manifest"
+)
+
+// zstdLevel is the one compression level blobs are written with. Changing
+// it (or the klauspost/compress version) changes blob digests, so bundles
+// built before and after differ; keep it fixed. Measured on Go binaries
+// (the compile tool, 26 MB): "default" stores 32.5% at ~130 MB/s, "better"
+// 31.5% at ~44 MB/s; 3% of size is not worth 3x the build time.
+const zstdLevel = zstd.SpeedDefault
+
+// newBlobEncoder returns the zstd encoder configuration every blob is written
+// with. Concurrency 1 makes the output independent of the number of CPUs and
+// of how the input is chunked; every other choice that shapes the output is
+// spelled out rather than left to defaults.
+func newBlobEncoder(w io.Writer) (*zstd.Encoder, error) {
+	return zstd.NewWriter(w,
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderLevel(zstdLevel),
+		zstd.WithWindowSize(8<<20),
+		zstd.WithEncoderCRC(true),
+		zstd.WithZeroFrames(true), // an empty file still gets a frame the zstd CLI accepts
+		zstd.WithLowerEncoderMem(false),
+	)
+}
+
+// BlobStore is a content-addressed store of bundle blobs on disk:
+// Dir/sha256/<hex>, named by the sha256 of the stored bytes. Puts are
+// idempotent and atomic (temporary file, fsync, rename), so a store can be
+// shared by builds and survives interruption.
+type BlobStore struct {
+	Dir string
+}
+
+// NewBlobStore creates dir/sha256 if needed and returns the store.
+func NewBlobStore(dir string) (*BlobStore, error) {
+	if err := os.MkdirAll(filepath.Join(dir, manifest.SHA256), 0o755); err != nil {
+		return nil, fmt.Errorf("creating blob store: %w", err)
+	}
+	return &BlobStore{Dir: dir}, nil
+}
+
+// Path returns where the blob d is (or would be) stored.
+func (s *BlobStore) Path(d manifest.Digest) string {
+	return filepath.Join(s.Dir, d.Algorithm(), d.Hex())
+}
+
+// PutFile stores a file's content zstd-compressed, streaming: memory use is
+// bounded by the encoder's window, whatever the file's size. It returns the
+// sha256 and size of the content and the blob that holds it.
+func (s *BlobStore) PutFile(r io.Reader) (content manifest.Digest, size int64, blob manifest.Blob, err error) {
+	ch := sha256.New()
+	blob, err = s.put(func(w io.Writer) error {
+		enc, err := newBlobEncoder(w)
+		if err != nil {
+			return err
+		}
+		size, err = io.Copy(enc, io.TeeReader(r, ch))
+		if err != nil {
+			enc.Close()
+			return fmt.Errorf("reading file content: %w", err)
+		}
+		return enc.Close()
+	})
+	if err != nil {
+		return "", 0, manifest.Blob{}, err
+	}
+	blob.Encoding = manifest.EncodingZstd
+	return manifest.FromHash(manifest.SHA256, ch), size, blob, nil
+}
+
+// PutRaw stores an OCI blob as it is. Its digest is checked against want
+// (sha256 or sha512); a mismatch is a manifest.VerificationError and
+// nothing is stored.
+func (s *BlobStore) PutRaw(want manifest.Digest, r io.Reader) (manifest.Blob, error) {
+	if _, err := manifest.ParseDigest(string(want)); err != nil {
+		return manifest.Blob{}, err
+	}
+	wh := want.NewHash()
+	blob, err := s.put(func(w io.Writer) error {
+		if want.Algorithm() != manifest.SHA256 {
+			w = io.MultiWriter(w, wh) // the store hashes sha256 itself
+		}
+		if _, err := io.Copy(w, r); err != nil {
+			return fmt.Errorf("reading blob %s: %w", want, err)
+		}
+		return nil
+	}, func(stored manifest.Digest) error {
+		got := stored
+		if want.Algorithm() != manifest.SHA256 {
+			got = manifest.FromHash(want.Algorithm(), wh)
+		}
+		if got != want {
+			return manifest.VerificationError(manifest.HintError(
+				fmt.Errorf("blob digest mismatch: want %s, got %s", want, got),
+				"the registry or cache served other bytes than the digest names; fetch the image again"))
+		}
+		return nil
+	})
+	if err != nil {
+		return manifest.Blob{}, err
+	}
+	blob.Encoding = manifest.EncodingNone
+	return blob, nil
+}
+
+// Open opens a stored blob for reading.
+func (s *BlobStore) Open(d manifest.Digest) (io.ReadCloser, error) {
+	if _, err := manifest.ParseDigest(string(d)); err != nil {
+		return nil, err
+	}
+	if d.Algorithm() != manifest.SHA256 {
+		return nil, fmt.Errorf("blob store: blobs are named by sha256, not %s", d)
+	}
+	f, err := os.Open(s.Path(d))
+	if err != nil {
+		return nil, fmt.Errorf("opening blob %s: %w", d, err)
+	}
+	return f, nil
+}
+
+// put writes a blob through write into a temporary file, hashing the stored
+// bytes, runs the checks, and moves the file to its content address.
+func (s *BlobStore) put(write func(io.Writer) error, checks ...func(stored manifest.Digest) error) (b manifest.Blob, err error) {
+	dir := filepath.Join(s.Dir, manifest.SHA256)
+	tmp, err := os.CreateTemp(dir, ".put-*")
+	if err != nil {
+		return manifest.Blob{}, fmt.Errorf("blob store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(tmp, h)}
+	if err := write(cw); err != nil {
+		return manifest.Blob{}, err
+	}
+	stored := manifest.FromHash(manifest.SHA256, h)
+	for _, check := range checks {
+		if err := check(stored); err != nil {
+			return manifest.Blob{}, err
+		}
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return manifest.Blob{}, fmt.Errorf("blob store: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return manifest.Blob{}, fmt.Errorf("blob store: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return manifest.Blob{}, fmt.Errorf("blob store: %w", err)
+	}
+	// Renaming over an existing blob of the same address replaces it with
+	// the same bytes (and repairs one damaged in the meantime).
+	if err := os.Rename(tmp.Name(), s.Path(stored)); err != nil {
+		return manifest.Blob{}, fmt.Errorf("blob store: %w", err)
+	}
+	return manifest.Blob{Digest: stored, Size: cw.n}, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// damaged marks err as a verification failure of a bundle's bytes.
+func damaged(err error) error {
+	return manifest.VerificationError(manifest.HintError(err,
+		"the bundle is damaged or was altered; copy it again from its source and compare its sha256 with the published one"))
+}

@@ -1,0 +1,202 @@
+package pack
+
+import (
+	"bytes"
+	"crypto/sha512"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/satchel-dev/satchel/manifest"
+)
+
+func TestPutFile(t *testing.T) {
+	s, err := NewBlobStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := pseudoRandom(42, 300_000)
+	d, size, blob, err := s.PutFile(bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d != manifest.DigestOf("sha256", content) || size != int64(len(content)) {
+		t.Errorf("content digest/size = %s/%d", d, size)
+	}
+	if blob.Encoding != manifest.EncodingZstd {
+		t.Errorf("encoding %q", blob.Encoding)
+	}
+	stored, err := os.ReadFile(s.Path(blob.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if manifest.DigestOf("sha256", stored) != blob.Digest || int64(len(stored)) != blob.Size {
+		t.Error("blob is not named by the sha256 of its stored bytes")
+	}
+	if len(stored) >= len(content) {
+		t.Errorf("stored %d bytes for %d of compressible content", len(stored), len(content))
+	}
+	dec, _ := zstd.NewReader(bytes.NewReader(stored))
+	back, err := io.ReadAll(dec)
+	dec.Close()
+	if err != nil || !bytes.Equal(back, content) {
+		t.Fatalf("blob does not decode to the content: %v", err)
+	}
+
+	// Deterministic whatever the read sizes, and idempotent.
+	for name, r := range map[string]io.Reader{
+		"one byte at a time": iotest.OneByteReader(bytes.NewReader(content)),
+		"half reads":         iotest.HalfReader(bytes.NewReader(content)),
+		"again":              bytes.NewReader(content),
+	} {
+		_, _, b2, err := s.PutFile(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b2 != blob {
+			t.Errorf("%s: blob %v, first put gave %v", name, b2, blob)
+		}
+	}
+	// A second store gives the same blob (no dependence on the directory or time).
+	s2, _ := NewBlobStore(t.TempDir())
+	if _, _, b3, _ := s2.PutFile(bytes.NewReader(content)); b3 != blob {
+		t.Errorf("second store: %v, want %v", b3, blob)
+	}
+	if got := listDir(t, filepath.Join(s.Dir, "sha256")); len(got) != 1 {
+		t.Errorf("store holds %v, want the one blob and no temporary files", got)
+	}
+	// The empty file still gets a decodable frame.
+	d0, n0, b0, err := s.PutFile(strings.NewReader(""))
+	if err != nil || n0 != 0 || b0.Size == 0 || d0 != manifest.DigestOf("sha256", nil) {
+		t.Errorf("empty file: %s %d %v %v", d0, n0, b0, err)
+	}
+}
+
+func TestPutFileReadError(t *testing.T) {
+	s, _ := NewBlobStore(t.TempDir())
+	r := io.MultiReader(strings.NewReader("partial"), iotest.ErrReader(io.ErrClosedPipe))
+	if _, _, _, err := s.PutFile(r); err == nil {
+		t.Fatal("read error ignored")
+	}
+	if got := listDir(t, filepath.Join(s.Dir, "sha256")); len(got) != 0 {
+		t.Errorf("left behind: %v", got)
+	}
+}
+
+func TestPutRaw(t *testing.T) {
+	s, _ := NewBlobStore(t.TempDir())
+	data := []byte(`{"schemaVersion":2}`)
+	want := manifest.DigestOf("sha256", data)
+	b, err := s.PutRaw(want, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b != (manifest.Blob{Digest: want, Size: int64(len(data)), Encoding: manifest.EncodingNone}) {
+		t.Errorf("blob %v", b)
+	}
+	rc, err := s.Open(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, data) {
+		t.Error("stored bytes differ")
+	}
+	// sha512 digests are checked too; the blob is still named by sha256.
+	h := sha512.Sum512(data)
+	b5, err := s.PutRaw(manifest.Digest("sha512:"+hex.EncodeToString(h[:])), bytes.NewReader(data))
+	if err != nil || b5.Digest != want {
+		t.Errorf("sha512: %v, %v", b5, err)
+	}
+	// A mismatch stores nothing.
+	other := manifest.DigestOf("sha256", []byte("other"))
+	if _, err := s.PutRaw(other, bytes.NewReader(data)); err == nil || !isVerification(err) {
+		t.Errorf("mismatch: %v", err)
+	}
+	if _, err := s.Open(other); err == nil {
+		t.Error("mismatching blob stored")
+	}
+	if got := listDir(t, filepath.Join(s.Dir, "sha256")); len(got) != 1 {
+		t.Errorf("store holds %v", got)
+	}
+	if _, err := s.PutRaw("sha256:nothex", bytes.NewReader(data)); err == nil {
+		t.Error("malformed digest accepted")
+	}
+}
+
+// zeroish yields n bytes of varied but cheap content without holding them.
+type zeroish struct{ n, off int64 }
+
+func (z *zeroish) Read(p []byte) (int, error) {
+	if z.off >= z.n {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), z.n-z.off)]
+	for i := range p {
+		x := uint64(z.off + int64(i))
+		p[i] = byte(x*2654435761>>13) & byte(x>>16)
+	}
+	z.off += int64(len(p))
+	return len(p), nil
+}
+
+// TestPutFileBoundedMemory streams 200 MB through PutFile while sampling
+// the heap: it must stay far below the file's size.
+func TestPutFileBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 200 MB")
+	}
+	const size = 200 << 20
+	s, _ := NewBlobStore(t.TempDir())
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	d, n, blob, err := s.PutFile(&zeroish{n: size})
+	close(stop)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != size {
+		t.Fatalf("stored %d bytes", n)
+	}
+	grew := int64(peak.Load()) - int64(base)
+	t.Logf("200 MB file -> %d-byte blob; heap grew by at most %.1f MB", blob.Size, float64(grew)/(1<<20))
+	if grew > 64<<20 {
+		t.Errorf("heap grew by %d MB while storing a 200 MB file", grew>>20)
+	}
+	// The content digest is right (computed again here, streaming).
+	h := manifest.NewHash("sha256")
+	io.Copy(h, &zeroish{n: size})
+	if manifest.FromHash("sha256", h) != d {
+		t.Error("content digest differs")
+	}
+}
