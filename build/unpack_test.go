@@ -49,7 +49,7 @@ func TestUnpackArtifactTree(t *testing.T) {
 		{Name: "./opt/kata/share/defaults/kata-containers/configuration.toml", Typeflag: tar.TypeSymlink, Linkname: "configuration-qemu.toml"},
 		{Name: "./unrelated", Typeflag: tar.TypeReg, Mode: 0o600},
 	}, map[string]string{
-		"./opt/kata/bin/kata-runtime": "#!/bin/sh\necho kata\n",
+		"./opt/kata/bin/kata-runtime":                                       "#!/bin/sh\necho kata\n",
 		"./opt/kata/share/defaults/kata-containers/configuration-qemu.toml": "[hypervisor.qemu]\n",
 		"./unrelated": "x",
 	})
