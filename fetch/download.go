@@ -181,6 +181,14 @@ func (f *Fetcher) fail(t *transfer, err error, attempts int) error {
 		return manifest.HintError(fmt.Errorf("fetching %s: %w (after %d attempts)", where, err, attempts),
 			"the server or the network kept failing; try again later, or fetch through a mirror with --mirror FROM=TO")
 	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return manifest.HintError(fmt.Errorf("fetching %s: %w", where, err),
+			"this host cannot resolve "+dns.Name+": on a host without internet, point the URL at an internal mirror with --mirror FROM=TO; "+mirrorHint(t.mirror))
+	}
+	if manifest.Hint(err) == "" {
+		return manifest.HintError(fmt.Errorf("fetching %s: %w", where, err), mirrorHint(t.mirror))
+	}
 	return fmt.Errorf("fetching %s: %w", where, err)
 }
 

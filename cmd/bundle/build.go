@@ -38,6 +38,8 @@ An artifact must be pinned in the spec, the profile or the lock; run
 ` + "`satchel-bundle lock`" + ` first for what upstream publishes no pin for.
 SATCHEL_PASSWORD unlocks an encrypted key without a prompt.`,
 		Example: `  satchel-bundle build -f bundle.yaml --key satchel.key -o kylin-runtimes-2025.04.0.satchel
+  # straight from a built-in profile (lock it first: Docker publishes no checksums):
+  satchel-bundle lock --profile kylin-v10 && satchel-bundle build --profile kylin-v10 --key satchel.key -o kylin.satchel
   # from an internal mirror, amd64 only:
   satchel-bundle build --key satchel.key -o k.satchel --platform linux/amd64 \
     --mirror https://github.com=http://nexus.internal/github \
@@ -61,7 +63,7 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 	if o.Key == "" {
 		return cli.UsageError(manifest.Hintf("create a key with `satchel-bundle keygen`, then pass --key satchel.key", "no signing key given"))
 	}
-	spec, err := manifest.ReadSpecFile(o.SpecFile)
+	spec, err := o.spec(c)
 	if err != nil {
 		return err
 	}

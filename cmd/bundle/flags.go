@@ -6,11 +6,14 @@ import (
 	"github.com/satchel-dev/satchel/build"
 	"github.com/satchel-dev/satchel/fetch"
 	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/profiles"
 )
 
 // sourceOptions are the flags that say where artifacts and images come from.
 type sourceOptions struct {
 	SpecFile        string
+	Profile         string
 	Cache           string
 	Mirrors         []string
 	RegistryMirrors []string
@@ -19,10 +22,22 @@ type sourceOptions struct {
 
 func (s *sourceOptions) register(c *cobra.Command) {
 	c.Flags().StringVarP(&s.SpecFile, "file", "f", "bundle.yaml", "bundle spec")
+	c.Flags().StringVar(&s.Profile, "profile", "", "use a built-in profile as it is instead of a spec file (see `satchel-bundle profiles`)")
 	c.Flags().StringVar(&s.Cache, "cache", "", "download cache directory (default: the user cache dir /satchel)")
 	c.Flags().StringArrayVar(&s.Mirrors, "mirror", nil, "rewrite URL prefix FROM=TO, e.g. https://github.com=http://nexus.internal/github (repeatable)")
 	c.Flags().StringArrayVar(&s.RegistryMirrors, "registry-mirror", nil, "pull images of registry HOST from TO, e.g. docker.io=harbor.internal/dockerhub (repeatable)")
 	c.Flags().StringArrayVar(&s.Insecure, "insecure-registry", nil, "registry host that may be reached over plain HTTP (loopback always may)")
+}
+
+// spec reads the spec file, or starts one from --profile.
+func (s *sourceOptions) spec(c *cobra.Command) (*manifest.Spec, error) {
+	if s.Profile != "" {
+		if c.Flags().Changed("file") {
+			return nil, cli.UsageError(manifest.Hintf("pass either --profile or -f", "--profile and -f both given"))
+		}
+		return profiles.InitSpec(s.Profile)
+	}
+	return manifest.ReadSpecFile(s.SpecFile)
 }
 
 func (s *sourceOptions) apply(o *build.Options) error {

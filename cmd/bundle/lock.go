@@ -39,7 +39,7 @@ bytes, marked "download" in the lock so auditors see it. Commit the lock.`,
 }
 
 func runLock(c *cobra.Command, g *globalOptions, o LockOptions) error {
-	spec, err := manifest.ReadSpecFile(o.SpecFile)
+	spec, err := o.spec(c)
 	if err != nil {
 		return err
 	}
