@@ -146,14 +146,27 @@ func componentNames(ix *manifest.Index) []string {
 	return n
 }
 
-// artifact returns a selected component's artifact for the target platform.
+// artifact returns a selected component's files for the target platform,
+// merged into one artifact (gVisor ships runsc and its shim as two).
 func (p *preflight) artifact(name string) *manifest.Artifact {
 	c, ok := p.ix.Component(name)
 	if !ok {
 		return nil
 	}
-	a, _ := c.Artifact(p.f.Platform())
-	return a
+	return mergedArtifact(c, p.f.Platform())
+}
+
+func mergedArtifact(c *manifest.Component, platform string) *manifest.Artifact {
+	arts := c.ArtifactsFor(platform)
+	if len(arts) == 0 {
+		return nil
+	}
+	m := arts[0]
+	m.Files = nil
+	for _, a := range arts {
+		m.Files = append(m.Files, a.Files...)
+	}
+	return &m
 }
 
 func (p *preflight) os() {
@@ -338,8 +351,8 @@ func (p *preflight) kata() {
 func (p *preflight) conflicts() {
 	// Files this bundle installs are replaced, not in conflict.
 	ours := map[string]bool{}
-	for _, c := range p.ix.Components {
-		if a, ok := c.Artifact(p.f.Platform()); ok {
+	for i := range p.ix.Components {
+		if a := mergedArtifact(&p.ix.Components[i], p.f.Platform()); a != nil {
 			for _, fl := range a.Files {
 				ours[fl.Path] = true
 			}

@@ -46,8 +46,10 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return err
+	for _, d := range []string{o.Dir, o.Root} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "==> "+format+"\n", args...) }
 
