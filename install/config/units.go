@@ -112,6 +112,10 @@ type ImagesUnitOptions struct {
 // ImagesUnit renders satchel-images.service: a oneshot that imports images
 // staged under StagingDir at first boot, after containerd and before Docker
 // and kubelet, for installs into a --root that containerd could not reach.
+//
+// It runs after docker.service (ordering only, no dependency) so that the
+// import can also `docker load` when Docker is installed and starting; it
+// runs before kubelet.service so pods find the pause image on first boot.
 func ImagesUnit(opts ImagesUnitOptions) ([]byte, error) {
 	if opts.ExecStart == "" || opts.StagingDir == "" {
 		return nil, fmt.Errorf("satchel-images.service: ExecStart and StagingDir are required")
@@ -123,8 +127,8 @@ func ImagesUnit(opts ImagesUnitOptions) ([]byte, error) {
 [Unit]
 Description=Import container images staged by satchel-install
 Requires=containerd.service
-After=containerd.service
-Before=docker.service kubelet.service
+After=containerd.service docker.service
+Before=kubelet.service
 ConditionPathExists=` + opts.StagingDir + `
 
 [Service]

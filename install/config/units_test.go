@@ -131,10 +131,11 @@ func TestImagesUnit(t *testing.T) {
 	if got := u.get(t, "Service", "ExecStart"); got != cmd {
 		t.Errorf("ExecStart=%s", got)
 	}
-	if got := u.get(t, "Unit", "After"); got != "containerd.service" {
+	// After docker (so the import can also docker-load), before kubelet.
+	if got := strings.Fields(u.get(t, "Unit", "After")); !slices.Contains(got, "containerd.service") || !slices.Contains(got, "docker.service") {
 		t.Errorf("After=%s", got)
 	}
-	if got := strings.Fields(u.get(t, "Unit", "Before")); !slices.Contains(got, "docker.service") || !slices.Contains(got, "kubelet.service") {
+	if got := strings.Fields(u.get(t, "Unit", "Before")); slices.Contains(got, "docker.service") || !slices.Contains(got, "kubelet.service") {
 		t.Errorf("Before=%s", got)
 	}
 	if got := u.get(t, "Unit", "ConditionPathExists"); got != "/var/lib/satchel/images" {

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/satchel-dev/satchel/install"
+	"github.com/satchel-dev/satchel/install/host"
+	"github.com/satchel-dev/satchel/manifest"
+)
+
+// PlanOptions configure `satchel-install plan`.
+type PlanOptions struct {
+	bundleOptions
+	// All lists unchanged entries too.
+	All bool
+}
+
+func newPlanCommand(g *globalOptions) *cobra.Command {
+	var o PlanOptions
+	c := &cobra.Command{
+		Use:   "plan FILE --key PUB",
+		Short: "Show every change apply would make, without making any",
+		Long: `plan verifies the bundle, runs preflight and lists what apply would change:
+files (new, replaced or unchanged, by content digest), symlinks, configuration
+files with unified diffs of old and new text, units, services to enable, start
+or restart, images to import (or stage), RuntimeClasses, files of an earlier
+install to remove or restore, and the state. Nothing is written.
+
+apply computes the same plan and carries out exactly it. Exit code 4 when
+preflight fails (the plan is still printed).`,
+		Example: `  satchel-install plan kylin-runtimes-2025.04.0.satchel --key satchel.pub
+  satchel-install plan kylin.satchel --key satchel.pub --root /srv/golden --all
+  satchel-install plan kylin.satchel --key satchel.pub --json | jq '.actions[] | select(.change != "unchanged")'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error { return runPlan(c, g, o, args[0]) },
+	}
+	o.register(c)
+	c.Flags().BoolVar(&o.All, "all", false, "list unchanged files too")
+	return c
+}
+
+func runPlan(c *cobra.Command, g *globalOptions, o PlanOptions, file string) error {
+	s := newSession(c, g)
+	p, err := computePlan(c, s, o.bundleOptions, file)
+	if err != nil {
+		return s.fail(err)
+	}
+	if err := s.out.Print(p, func(w io.Writer) { printPlan(w, p, o.All) }); err != nil {
+		return err
+	}
+	if p.Preflight != nil && p.Preflight.Failed {
+		return withCode("preflight failed", manifest.ExitPreflight)
+	}
+	return nil
+}
+
+// computePlan opens and verifies the bundle and plans the install.
+func computePlan(c *cobra.Command, s *session, o bundleOptions, file string) (*install.Plan, error) {
+	opts, err := o.options()
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.installer(opts...)
+	if err != nil {
+		return nil, err
+	}
+	src, err := in.Open(c.Context(), file)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	p, err := in.Plan(c.Context(), src)
+	s.prog.clear()
+	return p, err
+}
+
+func printBundleLine(w io.Writer, verb string, p *install.Plan) {
+	b := p.Bundle
+	fmt.Fprintf(w, "%s %s %s (sequence %d) for %s into %s\n", verb, b.Name, b.Version, b.Sequence, b.Platform, p.Root)
+	if b.InsecureSkipSignature {
+		fmt.Fprintf(w, "  signature NOT checked (--insecure-skip-signature)\n")
+	} else {
+		fmt.Fprintf(w, "  signed by %s (%s)\n", b.KeyID, b.KeySource)
+	}
+	fmt.Fprintf(w, "  components: %s\n", strings.Join(b.Components, ", "))
+}
+
+func printFindings(w io.Writer, findings []host.Finding) {
+	shown := 0
+	for _, f := range findings {
+		if f.Severity == host.SeverityInfo {
+			continue
+		}
+		if shown == 0 {
+			fmt.Fprintln(w, "\nPreflight:")
+		}
+		shown++
+		fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(f.String(), "\n", "\n  "))
+	}
+}
+
+// printPlan prints the plan: changes first (configs with their diffs),
+// then a summary.
+func printPlan(w io.Writer, p *install.Plan, all bool) {
+	printBundleLine(w, "Plan:", p)
+	if p.Preflight != nil {
+		printFindings(w, p.Preflight.Findings)
+	}
+	if p.Interrupted != "" {
+		fmt.Fprintf(w, "\nAn interrupted run (%s) is rolled back first.\n", p.Interrupted)
+	}
+	changes := p.Changes()
+	fmt.Fprintf(w, "\nChanges (%d):\n", len(changes))
+	for _, a := range p.Actions {
+		if !a.Changes() && !(all || a.Change == install.ChangeSkip) {
+			continue
+		}
+		printAction(w, &a)
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(w, "  none: the bundle is installed and up to date")
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	fmt.Fprintf(w, "\nSummary: %s\n", summary(p.Summary))
+}
+
+func printAction(w io.Writer, a *install.Action) {
+	what := a.Path
+	switch {
+	case a.Kind == install.KindService:
+		what = a.Unit
+		if a.Change == install.ChangeReload {
+			what = "systemctl daemon-reload"
+		}
+	case a.Kind == install.KindImage && a.Path == "":
+		what = a.Ref
+		if len(a.Namespaces) > 0 {
+			what += " -> " + strings.Join(a.Namespaces, ", ")
+		}
+	case a.Kind == install.KindImage:
+		what = a.Ref + " -> " + a.Path
+	case a.Kind == install.KindSymlink:
+		what += " -> " + a.Target
+	}
+	var extra []string
+	if a.Component != "" {
+		extra = append(extra, a.Component)
+	}
+	if a.Size > 0 && a.Kind != install.KindConfig && a.Kind != install.KindUnit {
+		extra = append(extra, humanBytes(a.Size))
+	}
+	if a.Note != "" {
+		extra = append(extra, a.Note)
+	}
+	line := fmt.Sprintf("  %-13s %-12s %s", a.Change, a.Kind, what)
+	if len(extra) > 0 {
+		line += "  (" + strings.Join(extra, "; ") + ")"
+	}
+	fmt.Fprintln(w, line)
+	if a.Diff != "" {
+		for _, l := range strings.Split(strings.TrimRight(a.Diff, "\n"), "\n") {
+			fmt.Fprintf(w, "      %s\n", l)
+		}
+	}
+}
+
+func summary(m map[string]int) string {
+	order := []string{install.ChangeNew, install.ChangeReplace, install.ChangeUnchanged, install.ChangeRemove, install.ChangeRestore,
+		install.ChangeGenerate, install.ChangeStage, install.ChangeImport, install.ChangeDockerLoad, install.ChangeReload,
+		install.ChangeEnable, install.ChangeStart, install.ChangeRestart, install.ChangeDisable, install.ChangeKubectl, install.ChangeSkip}
+	var parts []string
+	for _, k := range order {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}

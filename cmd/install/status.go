@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/satchel-dev/satchel/install"
+)
+
+// StatusOptions configure `satchel-install status`.
+type StatusOptions struct{}
+
+func newStatusCommand(g *globalOptions) *cobra.Command {
+	var o StatusOptions
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show what is installed, from which bundle, trusted by which key",
+		Long: `status reads ` + install.StatePath + ` and reports the installed bundle (name,
+version, sequence, the key that verified it, or that its signature was
+skipped), when it was installed, its components, units and images, and checks
+every recorded file: missing or modified files are listed. An interrupted run
+is reported too (the next apply or uninstall repairs it).`,
+		Example: "  satchel-install status\n  satchel-install status --root /srv/golden --json",
+		Args:    cobra.NoArgs,
+		RunE:    func(c *cobra.Command, args []string) error { return runStatus(c, g, o) },
+	}
+}
+
+func runStatus(c *cobra.Command, g *globalOptions, o StatusOptions) error {
+	s := newSession(c, g)
+	in, err := s.installer()
+	if err != nil {
+		return s.fail(err)
+	}
+	st, err := in.Status(c.Context())
+	if err != nil {
+		return s.fail(err)
+	}
+	return s.out.Print(st, func(w io.Writer) { printStatus(w, st) })
+}
+
+func printStatus(w io.Writer, st *install.Status) {
+	if st.Interrupted != "" {
+		fmt.Fprintf(w, "An interrupted run (%s) left a journal: the next apply or uninstall rolls it back.\n", st.Interrupted)
+	}
+	if !st.Installed {
+		fmt.Fprintf(w, "Nothing installed by satchel in %s.\n", st.Root)
+		return
+	}
+	b := st.Bundle
+	fmt.Fprintf(w, "bundle      %s %s (sequence %d), created %s\n", b.Name, b.Version, b.Sequence, b.Created)
+	if b.InsecureSkipSignature {
+		fmt.Fprintf(w, "signature   NOT checked: installed with --insecure-skip-signature\n")
+	} else {
+		fmt.Fprintf(w, "key         %s (%s)\n", b.KeyID, b.KeySource)
+	}
+	fmt.Fprintf(w, "installed   %s into %s, %s\n", st.When.Format("2006-01-02 15:04:05 UTC"), st.Root, b.Platform)
+	var comps []string
+	for _, c := range b.Components {
+		comps = append(comps, c+" "+b.ComponentVersions[c])
+	}
+	fmt.Fprintf(w, "components  %s\n", strings.Join(comps, ", "))
+	fmt.Fprintf(w, "units       %s (enabled: %s)\n", strings.Join(st.Units, ", "), strings.Join(st.Enabled, ", "))
+	for _, im := range st.Images {
+		where := strings.Join(im.Namespaces, ", ")
+		if im.Staged {
+			where = "staged for " + where
+		}
+		if im.Docker {
+			where += ", docker"
+		}
+		fmt.Fprintf(w, "image       %s (%s)\n", im.Ref, where)
+	}
+	fmt.Fprintf(w, "files       %d", st.Files)
+	if len(st.Missing) == 0 && len(st.Modified) == 0 {
+		fmt.Fprintf(w, ", all as installed\n")
+	} else {
+		fmt.Fprintln(w)
+	}
+	for _, p := range st.Missing {
+		fmt.Fprintf(w, "  missing   %s\n", p)
+	}
+	for _, p := range st.Modified {
+		fmt.Fprintf(w, "  modified  %s\n", p)
+	}
+	for _, h := range st.History {
+		fmt.Fprintf(w, "earlier     %s %s (sequence %d), %s\n", h.Name, h.Version, h.Sequence, h.When.Format("2006-01-02"))
+	}
+}

@@ -1,0 +1,336 @@
+package install
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/satchel-dev/satchel/install/config"
+)
+
+// Check results.
+const (
+	CheckOK   = "ok"
+	CheckFail = "fail"
+	CheckWarn = "warn"
+	CheckSkip = "skip"
+)
+
+// Check is one row of the doctor's table.
+type Check struct {
+	Name   string `json:"name"`
+	Result string `json:"result"`
+	Detail string `json:"detail,omitempty"`
+	Remedy string `json:"remedy,omitempty"`
+}
+
+// DoctorReport is what Doctor found.
+type DoctorReport struct {
+	Root   string  `json:"root"`
+	Kernel string  `json:"kernel,omitempty"`
+	Checks []Check `json:"checks"`
+	// OK is false when any check failed.
+	OK bool `json:"ok"`
+}
+
+func (r *DoctorReport) add(c Check) { r.Checks = append(r.Checks, c) }
+
+// runtimeShims are the containerd runtime types and config files doctor
+// starts containers with.
+var runtimeShims = map[string]struct{ typ, config string }{
+	config.Runc:  {config.RuncRuntimeType, ""},
+	config.Runsc: {config.RunscRuntimeType, config.RunscConfigPath},
+	config.Kata:  {config.KataRuntimeType, config.KataConfigPath},
+}
+
+// Doctor checks the installed stack end to end: services active (when
+// systemd runs), containerd answering (`ctr version`), the runtimes
+// registered in CRI (`crictl info`) and Docker (`docker info`), and for
+// each installed runtime a container from the bundled image running
+// `uname -r`: the host's kernel under runc, gVisor's under runsc, the
+// guest's under kata. It needs a running containerd; WithContainerdSocket,
+// WithDockerSocket and WithRunner say how to reach it.
+func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
+	rep := &DoctorReport{Root: in.root, OK: true}
+	st, err := in.readState()
+	if err != nil {
+		return nil, err
+	}
+	facts, err := in.Facts()
+	if err != nil {
+		return nil, err
+	}
+	rep.Kernel = facts.Kernel
+	defer func() {
+		for _, c := range rep.Checks {
+			if c.Result == CheckFail {
+				rep.OK = false
+			}
+		}
+	}()
+	if st == nil {
+		rep.add(Check{Name: "installed", Result: CheckFail, Detail: "no satchel install recorded in " + StatePath,
+			Remedy: "run `satchel-install apply BUNDLE --key KEY` first"})
+		return rep, nil
+	}
+	rep.add(Check{Name: "installed", Result: CheckOK, Detail: fmt.Sprintf("%s %s (sequence %d), %s", st.Bundle.Name, st.Bundle.Version, st.Bundle.Sequence, strings.Join(st.Bundle.Components, ", "))})
+	has := func(c string) bool { return slices.Contains(st.Bundle.Components, c) }
+	var runtimes []string
+	for _, c := range []string{"runc", "gvisor", "kata"} {
+		if has(c) {
+			runtimes = append(runtimes, componentRuntime[c])
+		}
+	}
+	if has("containerd") && !slices.Contains(runtimes, config.Runc) {
+		runtimes = append([]string{config.Runc}, runtimes...)
+	}
+
+	// Services.
+	units := []string{}
+	if has("containerd") {
+		units = append(units, "containerd.service")
+	}
+	if has("docker") {
+		units = append(units, "docker.service")
+	}
+	if in.svc.Online() {
+		for _, u := range units {
+			if in.svc.active(ctx, u) {
+				rep.add(Check{Name: "service " + u, Result: CheckOK, Detail: "active"})
+			} else {
+				rep.add(Check{Name: "service " + u, Result: CheckFail, Detail: "not active",
+					Remedy: "see `systemctl status " + u + "` and `journalctl -u " + u + "`"})
+			}
+		}
+	} else {
+		for _, u := range units {
+			rep.add(Check{Name: "service " + u, Result: CheckSkip, Detail: "systemd is not running as init here (or the root is not /)"})
+		}
+	}
+
+	// containerd.
+	ctr := in.tool("ctr", has("containerd"))
+	out, err := in.runner.Run(ctx, Cmd{Path: ctr, Args: []string{"-a", in.containerdSocket, "version"}, Timeout: 20 * time.Second})
+	up := err == nil
+	if up {
+		rep.add(Check{Name: "ctr version", Result: CheckOK, Detail: serverVersion(out)})
+	} else {
+		rep.add(Check{Name: "ctr version", Result: CheckFail, Detail: err.Error(),
+			Remedy: "start containerd (systemctl start containerd) or pass --containerd-socket where it listens"})
+	}
+
+	// Runtimes registered in CRI.
+	if has("crictl") {
+		name := "crictl info: runtimes"
+		if !up {
+			rep.add(Check{Name: name, Result: CheckSkip, Detail: "containerd is not answering"})
+		} else {
+			crictl := in.tool("crictl", true)
+			out, err := in.runner.Run(ctx, Cmd{Path: crictl, Args: []string{"--runtime-endpoint", "unix://" + in.containerdSocket, "info"}, Timeout: 30 * time.Second})
+			if err != nil {
+				rep.add(Check{Name: name, Result: CheckFail, Detail: err.Error(), Remedy: "check the CRI plugin in `journalctl -u containerd`"})
+			} else {
+				rep.add(registered(name, criRuntimes(out), runtimes, "check "+config.ContainerdConfigPath+" and its imports; containerd must be restarted after a config change"))
+			}
+		}
+	}
+	// Runtimes registered in Docker.
+	if has("docker") {
+		name := "docker info: runtimes"
+		docker := in.tool("docker", true)
+		if !socketExists(in.dockerSocket) {
+			rep.add(Check{Name: name, Result: CheckFail, Detail: "no Docker socket at " + in.dockerSocket, Remedy: "start docker (systemctl start docker)"})
+		} else if out, err := in.docker(ctx, docker, nil, 30*time.Second, "info", "--format", "{{json .Runtimes}}"); err != nil {
+			rep.add(Check{Name: name, Result: CheckFail, Detail: err.Error(), Remedy: "see `journalctl -u docker`"})
+		} else {
+			var m map[string]any
+			json.Unmarshal(out, &m)
+			want := slices.DeleteFunc(slices.Clone(runtimes), func(r string) bool { return r == config.Runc })
+			rep.add(registered(name, keysOf(m), append([]string{config.Runc}, want...), "check "+config.DaemonJSONPath+"; docker must be restarted after a change"))
+		}
+	}
+
+	// A container under each runtime.
+	image := ""
+	for _, im := range st.Images {
+		if slices.Contains(im.Namespaces, DefaultNamespace) && im.Role != "sandbox" {
+			image = im.Ref
+			break
+		}
+	}
+	for _, rt := range runtimes {
+		name := "run " + rt + ": uname -r"
+		switch {
+		case !up:
+			rep.add(Check{Name: name, Result: CheckSkip, Detail: "containerd is not answering"})
+			continue
+		case image == "":
+			rep.add(Check{Name: name, Result: CheckSkip, Detail: "no image besides the pause image was imported into " + DefaultNamespace + " to run"})
+			continue
+		case rt == config.Kata && !facts.KVM.Usable:
+			why := facts.KVM.Error
+			if why == "" {
+				why = "/dev/kvm is not usable"
+			}
+			if facts.CPUVirt == "" {
+				why += "; the CPU shows no vmx/svm flag"
+			}
+			rep.add(Check{Name: name, Result: CheckFail, Detail: "kata cannot start a VM here: " + why,
+				Remedy: "enable VT-x/AMD-V in the firmware, or nested virtualization in the hypervisor (VMware: \"Expose hardware assisted virtualization\"; VirtualBox: --nested-hw-virt on; KVM: kvm_intel nested=1), and load the kvm module"})
+			continue
+		}
+		out, err := in.runUname(ctx, ctr, rt, image, has("runc"))
+		got := strings.TrimSpace(string(out))
+		if !looksLikeRelease(got) {
+			// gVisor's shim may report a non-zero status for a container that
+			// exits at once; the printed release is what counts.
+			detail := fmt.Sprintf("unexpected output %q", lastLines(got, 3))
+			if err != nil {
+				detail = err.Error()
+			}
+			rep.add(Check{Name: name, Result: CheckFail, Detail: detail, Remedy: "see `journalctl -u containerd`; for runsc also /var/log/runsc, for kata `kata-runtime check`"})
+			continue
+		}
+		c := Check{Name: name, Result: CheckOK, Detail: got}
+		switch {
+		case rt == config.Runc && got != facts.Kernel && facts.Kernel != "":
+			c.Result, c.Remedy = CheckWarn, "runc should show the host's kernel ("+facts.Kernel+")"
+		case rt != config.Runc && got == facts.Kernel:
+			c.Result, c.Remedy = CheckWarn, rt+" showed the host's kernel: the container may not be sandboxed; check the runtime's configuration"
+		case rt == config.Runsc:
+			c.Detail += " (gVisor)"
+		case rt == config.Kata:
+			c.Detail += " (guest kernel)"
+		}
+		rep.add(c)
+	}
+	return rep, nil
+}
+
+// tool returns the path of an installed tool: the bundled one under the
+// root when satchel installed it, else whatever PATH has.
+func (in *Installer) tool(name string, bundled bool) string {
+	if bundled {
+		if in.execPrefix {
+			return config.BinDir + "/" + name // resolved inside the namespace
+		}
+		if hp, err := in.path(config.BinDir + "/" + name); err == nil {
+			if _, err := os.Stat(hp); err == nil {
+				return hp
+			}
+		}
+	}
+	if p, err := in.runner.LookPath(name); err == nil {
+		return p
+	}
+	return name
+}
+
+// runUname runs `uname -r` in a throw-away container under a runtime.
+func (in *Installer) runUname(ctx context.Context, ctr, rt, image string, bundledRunc bool) ([]byte, error) {
+	var b [4]byte
+	rand.Read(b[:])
+	id := "satchel-doctor-" + rt + "-" + hex.EncodeToString(b[:])
+	shim := runtimeShims[rt]
+	args := []string{"-a", in.containerdSocket, "-n", DefaultNamespace, "run", "--rm", "--runtime", shim.typ}
+	if rt == config.Runc && bundledRunc {
+		args = append(args, "--runc-binary", config.BinDir+"/runc")
+	}
+	if shim.config != "" {
+		args = append(args, "--runtime-config-path", shim.config)
+	}
+	cmd := []string{"uname", "-r"}
+	if rt == config.Runsc {
+		// Outside CRI the gVisor shim waits for a sandbox unless told this is
+		// one, and loses the exit status of a container that exits at once.
+		args = append(args, "--annotation", "io.kubernetes.cri.container-type=sandbox")
+		cmd = []string{"sh", "-c", "uname -r; sleep 1"}
+	}
+	args = append(append(args, image, id), cmd...)
+	out, err := in.runner.Run(ctx, Cmd{Path: ctr, Args: args, Timeout: 3 * time.Minute})
+	if err != nil {
+		// Leave nothing behind when the run failed half-way.
+		in.runner.Run(ctx, Cmd{Path: ctr, Args: []string{"-a", in.containerdSocket, "-n", DefaultNamespace, "tasks", "kill", "-s", "KILL", id}, Timeout: 20 * time.Second})
+		in.runner.Run(ctx, Cmd{Path: ctr, Args: []string{"-a", in.containerdSocket, "-n", DefaultNamespace, "containers", "rm", id}, Timeout: 20 * time.Second})
+	}
+	return out, err
+}
+
+func looksLikeRelease(s string) bool {
+	return s != "" && !strings.ContainsAny(s, " \n") && s[0] >= '0' && s[0] <= '9'
+}
+
+// serverVersion picks the server's version out of `ctr version`.
+func serverVersion(out []byte) string {
+	inServer := false
+	for _, l := range strings.Split(string(out), "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "Server:") {
+			inServer = true
+		}
+		if inServer && strings.HasPrefix(t, "Version:") {
+			return "containerd " + strings.TrimSpace(strings.TrimPrefix(t, "Version:"))
+		}
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// criRuntimes finds the runtime names in `crictl info` output: the keys of
+// the first "runtimes" object under "config".
+func criRuntimes(out []byte) []string {
+	var doc map[string]any
+	if json.Unmarshal(out, &doc) != nil {
+		return nil
+	}
+	var find func(v any) []string
+	find = func(v any) []string {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if r, ok := m["runtimes"].(map[string]any); ok {
+			return keysOf(r)
+		}
+		ks := keysOf(m)
+		for _, k := range ks {
+			if got := find(m[k]); got != nil {
+				return got
+			}
+		}
+		return nil
+	}
+	if cfg, ok := doc["config"]; ok {
+		return find(cfg)
+	}
+	return find(doc)
+}
+
+func keysOf(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// registered compares the runtimes a tool lists with those expected.
+func registered(name string, got, want []string, remedy string) Check {
+	var missing []string
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			missing = append(missing, w)
+		}
+	}
+	if len(missing) > 0 {
+		return Check{Name: name, Result: CheckFail, Detail: "missing " + strings.Join(missing, ", ") + " (has " + strings.Join(got, ", ") + ")", Remedy: remedy}
+	}
+	return Check{Name: name, Result: CheckOK, Detail: strings.Join(got, ", ")}
+}

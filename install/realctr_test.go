@@ -1,0 +1,128 @@
+package install
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestImportIntoRealContainerd streams the bundle's images into a real
+// containerd with a real ctr: the archive format, the image names taken
+// from index.json and the pin label are containerd's to judge.
+func TestImportIntoRealContainerd(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root: starts containerd")
+	}
+	containerd, err := exec.LookPath("containerd")
+	if err != nil {
+		t.Skip("needs containerd on PATH (Debian: apt-get install containerd)")
+	}
+	ctrPath, err := exec.LookPath("ctr")
+	if err != nil {
+		t.Skip("needs ctr on PATH")
+	}
+	e := newEnv(t, defaultFixture())
+	d, err := os.MkdirTemp("/tmp", "ctrd-") // short: unix socket paths are limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	sock := filepath.Join(d, "c.sock")
+	cfg := filepath.Join(d, "config.toml")
+	os.WriteFile(cfg, []byte(`version = 2
+root = "`+d+`/root"
+state = "`+d+`/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "`+sock+`"
+`), 0o644)
+	cmd := exec.Command(containerd, "--config", cfg)
+	logf, _ := os.Create(filepath.Join(d, "log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	in := e.installer(WithRunner(ExecRunner{}), WithContainerdSocket(sock))
+	ctx := context.Background()
+	for i := 0; i < 100 && !socketExists(sock); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := in.waitContainerd(ctx, ctrPath, 20*time.Second); err != nil {
+		b, _ := os.ReadFile(filepath.Join(d, "log"))
+		t.Fatalf("%v\n%s", err, b)
+	}
+	src, err := in.Open(ctx, e.bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for _, im := range e.ix.Images {
+		if err := in.importImage(ctx, ctrPath, src, hostPlatform, &im, []string{"k8s.io", "default"}); err != nil {
+			b, _ := os.ReadFile(filepath.Join(d, "log"))
+			t.Fatalf("import %s: %v\ncontainerd log:\n%s", im.Ref, err, lastLines(string(b), 20))
+		}
+	}
+	for _, ns := range []string{"k8s.io", "default"} {
+		got, err := in.ctrImages(ctx, ctrPath, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range e.ix.Images {
+			g, ok := got[im.Ref]
+			if !ok || g.Digest != im.Digest || !g.Pinned {
+				t.Errorf("namespace %s: %s: %+v (have %v)", ns, im.Ref, g, keys(got))
+			}
+		}
+	}
+
+	// docker load takes the same stream, through its manifest.json.
+	dockerd, err := exec.LookPath("dockerd")
+	if err != nil {
+		t.Skip("no dockerd on PATH: docker load not tried")
+	}
+	dockerCLI, err := exec.LookPath("docker")
+	if err != nil {
+		t.Skip("no docker CLI on PATH: docker load not tried")
+	}
+	dsock := filepath.Join(d, "d.sock")
+	dcmd := exec.Command(dockerd, "--data-root", d+"/docker", "--exec-root", d+"/dexec", "--pidfile", d+"/docker.pid",
+		"-H", "unix://"+dsock, "--containerd", sock, "--iptables=false", "--ip6tables=false", "--bridge=none")
+	dlog, _ := os.Create(filepath.Join(d, "dockerd.log"))
+	dcmd.Stdout, dcmd.Stderr = dlog, dlog
+	if err := dcmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dcmd.Process.Kill(); dcmd.Wait() })
+	in = e.installer(WithRunner(ExecRunner{}), WithContainerdSocket(sock), WithDockerSocket(dsock))
+	deadline := time.Now().Add(30 * time.Second)
+	for !in.dockerAnswers(ctx, dockerCLI) {
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(d, "dockerd.log"))
+			t.Skipf("dockerd did not come up here (this is about docker, not satchel):\n%s", lastLines(string(b), 10))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for _, im := range e.ix.Images {
+		if err := in.dockerLoad(ctx, dockerCLI, src, hostPlatform, &im); err != nil {
+			t.Fatalf("%v", err)
+		}
+		cfg, err := configDigest(e.ix, src.bundle, im, hostPlatform)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := in.dockerImageID(ctx, dockerCLI, im.Ref)
+		if err != nil || id != string(cfg) {
+			t.Errorf("docker image %s: id %q (%v), want %s", im.Ref, id, err, cfg)
+		}
+	}
+	out, _ := exec.Command(dockerCLI, "-H", "unix://"+dsock, "images").CombinedOutput()
+	if !strings.Contains(string(out), "registry.k8s.io/pause") {
+		t.Errorf("docker images:\n%s", out)
+	}
+}
