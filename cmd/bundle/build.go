@@ -9,6 +9,7 @@ import (
 
 	"github.com/satchel-dev/satchel/build"
 	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/verify"
 )
@@ -86,19 +87,7 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 	}
 	return p.Print(res, func(w io.Writer) {
 		fmt.Fprintf(w, "wrote %s: %s %s (sequence %d), %s, %d files in %d blobs, platforms %s, signed by %s, in %s\n",
-			res.Path, res.Index.Name, res.Index.Version, res.Index.Sequence, humanBytes(res.Size), res.Files, res.Blobs,
+			res.Path, res.Index.Name, res.Index.Version, res.Index.Sequence, human.Bytes(res.Size), res.Files, res.Blobs,
 			strings.Join(res.Index.Platforms, ", "), signer.KeyID(), res.Duration.Round(1e7))
 	})
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 )
@@ -76,7 +77,7 @@ func runInspect(c *cobra.Command, g *globalOptions, o InspectOptions, file strin
 func printInspect(w io.Writer, r inspectResult, files bool) {
 	ix := r.Index
 	fmt.Fprintf(w, "bundle     %s %s (sequence %d)\n", ix.Name, ix.Version, ix.Sequence)
-	fmt.Fprintf(w, "file       %s, %s\n", r.File, humanBytes(r.Size))
+	fmt.Fprintf(w, "file       %s, %s\n", r.File, human.Bytes(r.Size))
 	fmt.Fprintf(w, "created    %s\n", ix.Created.Format("2006-01-02 15:04:05 UTC"))
 	if ix.Profile != "" {
 		fmt.Fprintf(w, "profile    %s\n", ix.Profile)
@@ -107,7 +108,7 @@ func printInspect(w io.Writer, r inspectResult, files bool) {
 				size += f.Size
 				glibc = maxGlibc(glibc, f.Glibc)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s… (%s)\n", comp.Name, v, a.Platform, len(a.Files), humanBytes(size), glibc, a.Digest[:min(len(a.Digest), 23)], a.DigestSource)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s… (%s)\n", comp.Name, v, a.Platform, len(a.Files), human.Bytes(size), glibc, a.Digest[:min(len(a.Digest), 23)], a.DigestSource)
 		}
 	}
 	tw.Flush()

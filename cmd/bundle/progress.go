@@ -8,6 +8,7 @@ import (
 
 	"github.com/satchel-dev/satchel/fetch"
 	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/internal/human"
 )
 
 // progressFunc reports downloads on stderr: one line per finished or
@@ -27,15 +28,15 @@ func progressFunc(stderr io.Writer, quiet bool) func(fetch.Event) {
 		case fetch.EventProgress:
 			if tty {
 				if e.Total > 0 {
-					fmt.Fprintf(stderr, "\r  %-60s %5.1f%% of %s", name, 100*float64(e.Done)/float64(e.Total), humanBytes(e.Total))
+					fmt.Fprintf(stderr, "\r  %-60s %5.1f%% of %s", name, 100*float64(e.Done)/float64(e.Total), human.Bytes(e.Total))
 				} else {
-					fmt.Fprintf(stderr, "\r  %-60s %s", name, humanBytes(e.Done))
+					fmt.Fprintf(stderr, "\r  %-60s %s", name, human.Bytes(e.Done))
 				}
 			}
 		case fetch.EventRetry:
 			fmt.Fprintf(stderr, "\r  %-60s retrying: %v\n", name, e.Err)
 		case fetch.EventDone:
-			fmt.Fprintf(stderr, "\r  %-60s %s fetched and verified\n", name, humanBytes(e.Done))
+			fmt.Fprintf(stderr, "\r  %-60s %s fetched and verified\n", name, human.Bytes(e.Done))
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/satchel-dev/satchel/install"
 	"github.com/satchel-dev/satchel/install/host"
+	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -153,7 +154,7 @@ func printAction(w io.Writer, a *install.Action) {
 		extra = append(extra, a.Component)
 	}
 	if a.Size > 0 && a.Kind != install.KindConfig && a.Kind != install.KindUnit {
-		extra = append(extra, humanBytes(a.Size))
+		extra = append(extra, human.Bytes(a.Size))
 	}
 	if a.Note != "" {
 		extra = append(extra, a.Note)

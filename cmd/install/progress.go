@@ -8,6 +8,7 @@ import (
 
 	"github.com/satchel-dev/satchel/install"
 	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/internal/human"
 )
 
 // progress draws the engine's progress on one status line of stderr, and
@@ -41,9 +42,9 @@ func (p *progress) event(e install.Event) {
 		line = e.Desc
 	case install.EventBytes:
 		if e.Total > 0 {
-			line = fmt.Sprintf("%s  %3.0f%% of %s", e.Desc, 100*float64(e.Done)/float64(e.Total), humanBytes(e.Total))
+			line = fmt.Sprintf("%s  %3.0f%% of %s", e.Desc, 100*float64(e.Done)/float64(e.Total), human.Bytes(e.Total))
 		} else {
-			line = fmt.Sprintf("%s  %s", e.Desc, humanBytes(e.Done))
+			line = fmt.Sprintf("%s  %s", e.Desc, human.Bytes(e.Done))
 		}
 	default:
 		return
@@ -63,17 +64,4 @@ func (p *progress) clear() {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.dirty = false
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

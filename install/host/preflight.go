@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -485,8 +486,8 @@ func (p *preflight) disk() {
 		}
 		p.add(Finding{ID: "disk-space", Severity: SeverityError,
 			Message: fmt.Sprintf("the filesystem holding %s has %s free; the install needs about %s there (files, a temporary copy, images unpacked, %d%% margin)",
-				where[d.Device], size(int64(d.Free)), size(n), marginPct),
-			Remedy: fmt.Sprintf("free %s on the filesystem of %s, or install fewer components (--components)", size(n-int64(d.Free)), where[d.Device])})
+				where[d.Device], human.Bytes(int64(d.Free)), human.Bytes(n), marginPct),
+			Remedy: fmt.Sprintf("free %s on the filesystem of %s, or install fewer components (--components)", human.Bytes(n-int64(d.Free)), where[d.Device])})
 	}
 }
 
@@ -501,19 +502,6 @@ func (p *preflight) diskFor(path string) Disk {
 		}
 	}
 	return best
-}
-
-func size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // Note IDs that end in "glibc-X.Y" or "kernel-X.Y" hold only on hosts below
