@@ -427,3 +427,19 @@ func (m *multiReaderAt) ReadAt(b []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// Embedded reports whether the file at path carries a bundle after a
+// self-extracting trailer (a .run file made by WriteSelfExtracting).
+func Embedded(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	_, ok, err := findTrailer(f, st.Size())
+	return ok && err == nil
+}

@@ -23,7 +23,7 @@ type ApplyOptions struct {
 func newApplyCommand(g *globalOptions) *cobra.Command {
 	var o ApplyOptions
 	c := &cobra.Command{
-		Use:   "apply FILE --key PUB",
+		Use:   "apply [FILE] --key PUB",
 		Short: "Verify a bundle and install it",
 		Long: `apply verifies the bundle (signature first, then every blob's digest, before
 anything is written), runs preflight, computes the plan and carries it out:
@@ -43,8 +43,14 @@ bundle changes nothing; --check exits 5 when it would change something.`,
   satchel-install apply kylin.satchel --key satchel.pub --root /srv/golden --no-start
   satchel-install apply kylin.satchel --key satchel.pub --check   # exit 5: something to do
   satchel-install apply kylin.satchel --key satchel.pub --json    # for Ansible`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error { return runApply(c, g, o, args[0]) },
+		Args: bundleArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			file, err := bundlePath(args)
+			if err != nil {
+				return err
+			}
+			return runApply(c, g, o, file)
+		},
 	}
 	o.register(c)
 	c.Flags().BoolVar(&o.Check, "check", false, "change nothing; exit 5 if apply would change something, 0 if not")

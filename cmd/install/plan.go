@@ -23,7 +23,7 @@ type PlanOptions struct {
 func newPlanCommand(g *globalOptions) *cobra.Command {
 	var o PlanOptions
 	c := &cobra.Command{
-		Use:   "plan FILE --key PUB",
+		Use:   "plan [FILE] --key PUB",
 		Short: "Show every change apply would make, without making any",
 		Long: `plan verifies the bundle, runs preflight and lists what apply would change:
 files (new, replaced or unchanged, by content digest), symlinks, configuration
@@ -36,8 +36,14 @@ preflight fails (the plan is still printed).`,
 		Example: `  satchel-install plan kylin-runtimes-2025.04.0.satchel --key satchel.pub
   satchel-install plan kylin.satchel --key satchel.pub --root /srv/golden --all
   satchel-install plan kylin.satchel --key satchel.pub --json | jq '.actions[] | select(.change != "unchanged")'`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error { return runPlan(c, g, o, args[0]) },
+		Args: bundleArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			file, err := bundlePath(args)
+			if err != nil {
+				return err
+			}
+			return runPlan(c, g, o, file)
+		},
 	}
 	o.register(c)
 	c.Flags().BoolVar(&o.All, "all", false, "list unchanged files too")

@@ -18,7 +18,7 @@ type PreflightOptions struct {
 func newPreflightCommand(g *globalOptions) *cobra.Command {
 	var o PreflightOptions
 	c := &cobra.Command{
-		Use:   "preflight FILE",
+		Use:   "preflight [FILE]",
 		Short: "Check whether this host can take a bundle, and explain every problem",
 		Long: `preflight compares the host (or --root) with the bundle: operating system,
 architecture, kernel, overlay, cgroups, systemd, glibc against what each
@@ -33,8 +33,14 @@ component; leave failing components out with --components.`,
 		Example: `  satchel-install preflight kylin-runtimes-2025.04.0.satchel
   satchel-install preflight kylin.satchel --key satchel.pub --components containerd,runc,gvisor
   satchel-install preflight kylin.satchel --json | jq '.findings[] | select(.severity=="error")'`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error { return runPreflight(c, g, o, args[0]) },
+		Args: bundleArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			file, err := bundlePath(args)
+			if err != nil {
+				return err
+			}
+			return runPreflight(c, g, o, file)
+		},
 	}
 	o.register(c)
 	return c
