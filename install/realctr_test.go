@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -98,7 +99,20 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	if err := dcmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { dcmd.Process.Kill(); dcmd.Wait() })
+	t.Cleanup(func() {
+		// SIGTERM lets dockerd unmount its data root; a leftover mount is
+		// removed lazily so the temp dir can go.
+		dcmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { dcmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			dcmd.Process.Kill()
+			<-done
+		}
+		syscall.Unmount(d+"/docker", syscall.MNT_DETACH)
+	})
 	in = e.installer(WithRunner(ExecRunner{}), WithContainerdSocket(sock), WithDockerSocket(dsock))
 	deadline := time.Now().Add(30 * time.Second)
 	for !in.dockerAnswers(ctx, dockerCLI) {
