@@ -119,8 +119,10 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 	ctr := in.tool("ctr", has("containerd"))
 	out, err := in.runner.Run(ctx, Cmd{Path: ctr, Args: []string{"-a", in.containerdSocket, "version"}, Timeout: 20 * time.Second})
 	up := err == nil
+	containerdVersion := ""
 	if up {
 		rep.add(Check{Name: "ctr version", Result: CheckOK, Detail: serverVersion(out)})
+		containerdVersion = strings.TrimPrefix(serverVersion(out), "containerd ")
 	} else {
 		rep.add(Check{Name: "ctr version", Result: CheckFail, Detail: err.Error(),
 			Remedy: "start containerd (systemctl start containerd) or pass --containerd-socket where it listens"})
@@ -186,7 +188,7 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 				Remedy: "enable VT-x/AMD-V in the firmware, or nested virtualization in the hypervisor (VMware: \"Expose hardware assisted virtualization\"; VirtualBox: --nested-hw-virt on; KVM: kvm_intel nested=1), and load the kvm module"})
 			continue
 		}
-		out, err := in.runUname(ctx, ctr, rt, image, has("runc"))
+		out, err := in.runUname(ctx, ctr, rt, image, has("runc"), containerdVersion)
 		got := strings.TrimSpace(string(out))
 		if !looksLikeRelease(got) {
 			// gVisor's shim may report a non-zero status for a container that
@@ -234,11 +236,17 @@ func (in *Installer) tool(name string, bundled bool) string {
 }
 
 // runUname runs `uname -r` in a throw-away container under a runtime.
-func (in *Installer) runUname(ctx context.Context, ctr, rt, image string, bundledRunc bool) ([]byte, error) {
+func (in *Installer) runUname(ctx context.Context, ctr, rt, image string, bundledRunc bool, containerdVersion string) ([]byte, error) {
 	var b [4]byte
 	rand.Read(b[:])
 	id := "satchel-doctor-" + rt + "-" + hex.EncodeToString(b[:])
 	shim := runtimeShims[rt]
+	if rt == config.Runsc && !config.RunscShimSupported(containerdVersion) {
+		// As rendered for containerd < 1.7: runsc under the runc shim.
+		args := []string{"-a", in.containerdSocket, "-n", DefaultNamespace, "run", "--rm",
+			"--runtime", config.RuncRuntimeType, "--runc-binary", config.BinDir + "/runsc", image, id, "uname", "-r"}
+		return in.runner.Run(ctx, Cmd{Path: ctr, Args: args, Timeout: 3 * time.Minute})
+	}
 	args := []string{"-a", in.containerdSocket, "-n", DefaultNamespace, "run", "--rm", "--runtime", shim.typ}
 	if rt == config.Runc && bundledRunc {
 		args = append(args, "--runc-binary", config.BinDir+"/runc")

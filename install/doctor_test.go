@@ -12,6 +12,14 @@ import (
 // host's kernel, runsc gVisor's; kata on a host without /dev/kvm is
 // reported with the reason and the remedy, and fails the report.
 func TestDoctor(t *testing.T) {
+	for _, v := range []string{"v2.0.4", "1.6.20~ds1"} {
+		t.Run(v, func(t *testing.T) { testDoctor(t, v) })
+	}
+}
+
+// testDoctor runs doctor against a live system whose containerd reports
+// version v: below 1.7, runsc runs under the runc shim (as rendered).
+func testDoctor(t *testing.T, v string) {
 	e := newEnv(t, defaultFixture())
 	newLiveSystem(t, e.runner)
 	listen(t, filepath.Join(e.dir, "docker.sock"))
@@ -25,10 +33,12 @@ func TestDoctor(t *testing.T) {
 		a := strings.Join(c.Args, " ")
 		switch {
 		case strings.HasSuffix(a, " version"):
-			return []byte("Client:\n  Version:  v2.0.4\n\nServer:\n  Version:  v2.0.4\n  UUID: x\n"), nil
+			return []byte("Client:\n  Version:  " + v + "\n\nServer:\n  Version:  " + v + "\n  UUID: x\n"), nil
 		case strings.Contains(a, " run --rm "):
 			runs = append(runs, a)
 			switch {
+			case strings.Contains(a, "--runc-binary /usr/local/bin/runsc"):
+				return []byte("4.4.0\n"), nil
 			case strings.Contains(a, "io.containerd.runc.v2"):
 				return []byte("4.19.90-52.22.v2207.ky10.x86_64\n"), nil
 			case strings.Contains(a, "io.containerd.runsc.v1"):
@@ -70,7 +80,7 @@ func TestDoctor(t *testing.T) {
 	}
 	expect("service containerd.service", CheckOK, "active")
 	expect("service docker.service", CheckOK, "active")
-	expect("ctr version", CheckOK, "containerd v2.0.4")
+	expect("ctr version", CheckOK, "containerd "+v)
 	expect("crictl info: runtimes", CheckOK, "kata, runc, runsc")
 	expect("docker info: runtimes", CheckFail, "missing kata")
 	expect("run runc: uname -r", CheckOK, "4.19.90-52.22.v2207.ky10.x86_64")
@@ -84,8 +94,12 @@ func TestDoctor(t *testing.T) {
 	}
 	// The runs use the bundled image (not the pause image), the bundled
 	// runc, runsc's config and the sandbox annotation gVisor's shim needs.
+	wantRunsc := "--runtime io.containerd.runsc.v1 --runtime-config-path /etc/containerd/runsc.toml --annotation io.kubernetes.cri.container-type=sandbox"
+	if v == "1.6.20~ds1" {
+		wantRunsc = "--runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/runsc"
+	}
 	if len(runs) != 2 || !strings.Contains(runs[0], "--runc-binary /usr/local/bin/runc") || !strings.Contains(runs[0], "docker.io/library/nginx:1.27.4") ||
-		!strings.Contains(runs[1], "--runtime-config-path /etc/containerd/runsc.toml --annotation io.kubernetes.cri.container-type=sandbox") {
+		!strings.Contains(runs[1], wantRunsc) {
 		t.Errorf("runs:\n%s", strings.Join(runs, "\n"))
 	}
 }

@@ -18,6 +18,7 @@ const (
 	NoteContainerdGlibc       = "containerd-glibc-2.35"
 	NoteKataVirtiofsdKylinV10 = "kata-virtiofsd-kylin-v10"
 	NoteDockerKataRuntimeType = "docker-kata-runtimetype"
+	NoteGvisorShimContainerd  = "gvisor-shim-containerd-1.7"
 )
 
 var glibcNoteRE = regexp.MustCompile(`^([a-z0-9]+)-glibc-([0-9]+\.[0-9]+)$`)
@@ -94,6 +95,12 @@ func compatNotes(cs []compVersion) []manifest.Note {
 	if hasKata && kata.v.atLeast("3.12.0") {
 		notes = append(notes, manifest.Note{ID: NoteKataVirtiofsdKylinV10, Component: "kata", Severity: "warning",
 			Text: fmt.Sprintf("kata %s on Kylin V10: kata 3.12.0 passes `kata-runtime check` on Kylin V10 SP3 but containers fail to start, virtiofsd vhost-fs.sock: Connection refused (kata-containers#11139; QEMU 9.1.2, virtiofsd 1.8.0). Later releases ship newer QEMU and virtiofsd and are unverified there; kata 3.1.3 (QEMU 7.2.0, virtiofsd 1.3.0) is the one chosen for Kylin V10.", kata.raw)})
+	}
+	if containerd, ok := get("containerd"); ok {
+		if _, hasGvisor := get("gvisor"); hasGvisor && containerd.v.below("1.7.0") {
+			notes = append(notes, manifest.Note{ID: NoteGvisorShimContainerd, Component: "gvisor", Severity: "info",
+				Text: fmt.Sprintf("containerd %s cannot start gVisor's containerd-shim-runsc-v1 (current shims answer with containerd 2's JSON bootstrap parameters, which containerd 1.7+ reads; seen in satchel's test/e2e with containerd 1.6.20). The installer registers runsc as a runc-compatible binary under io.containerd.runc.v2 instead.", containerd.raw)})
+		}
 	}
 	if hasDocker && hasKata {
 		if docker.v.atLeast("26.0.0") && kata.v.below("3.29.0") {

@@ -581,6 +581,8 @@ func TestCompatNotes(t *testing.T) {
 		{map[string]string{"containerd": "2.1.0+dynamic"}, []string{NoteContainerdGlibc}},
 		{map[string]string{"containerd": "2.1.0+static"}, nil},
 		{map[string]string{"containerd": "2.0.4"}, nil},
+		{map[string]string{"containerd": "1.6.20", "gvisor": "20250331.0"}, []string{NoteGvisorShimContainerd}},
+		{map[string]string{"containerd": "1.7.0", "gvisor": "20250331.0"}, nil},
 		{map[string]string{"docker": "27.5.1"}, nil},
 		{map[string]string{"kata": "not-a-version"}, nil},
 	}
@@ -591,7 +593,7 @@ func TestCompatNotes(t *testing.T) {
 			if n.Text == "" || !slices.Contains([]string{"info", "warning", "error"}, n.Severity) {
 				t.Errorf("%v: malformed note %+v", tt.in, n)
 			}
-			if !regexp.MustCompile(`#[0-9]+|\.yaml`).MatchString(n.Text) {
+			if !regexp.MustCompile(`#[0-9]+|\.yaml|test/e2e`).MatchString(n.Text) {
 				t.Errorf("%s cites no source: %s", n.ID, n.Text)
 			}
 		}

@@ -164,7 +164,7 @@ func Containerd(opts ContainerdOptions, existing []byte) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if slices.Contains(opts.Runtimes, Runsc) {
+	if slices.Contains(opts.Runtimes, Runsc) && RunscShimSupported(opts.Version) {
 		res.Files = append(res.Files, File{Path: opts.RunscConfigPath, Data: opts.runscTOML(), Mode: 0o644})
 	}
 	if err := opts.hostsFiles(&res); err != nil {
@@ -247,6 +247,21 @@ func (o *ContainerdOptions) apply(res *Result, doc tomlDoc, l layout, user tomlD
 				err = errors.Join(err, set(o.RuncBinary, l.at(rt, "options", "BinaryName")...))
 			}
 		case Runsc:
+			if !RunscShimSupported(o.Version) {
+				// containerd < 1.7 cannot read the bootstrap parameters of a
+				// gVisor shim built on containerd 2's shim library; runsc also
+				// works as a runc-compatible binary under the runc shim.
+				bin := o.RunscBinary
+				if bin == "" {
+					bin = BinDir + "/runsc"
+				}
+				err = errors.Join(
+					set(RuncRuntimeType, l.at(rt, "runtime_type")...),
+					set(bin, l.at(rt, "options", "BinaryName")...))
+				res.Warnings = append(res.Warnings, fmt.Sprintf(
+					"containerd %s: runsc is registered as a runc-compatible binary under %s (the gVisor shim needs containerd 1.7 or later)", o.Version, RuncRuntimeType))
+				break
+			}
 			err = errors.Join(
 				set(RunscRuntimeType, l.at(rt, "runtime_type")...),
 				set(RunscOptionsType, l.at(rt, "options", "TypeUrl")...),
@@ -463,6 +478,19 @@ func imported(imports []any, path string) bool {
 		}
 	}
 	return false
+}
+
+// RunscShimSupported reports whether containerd of this version can run
+// gVisor's containerd-shim-runsc-v1. Current gVisor shims are built on
+// containerd 2's shim library and answer with JSON bootstrap parameters,
+// which containerd 1.7 and later read and 1.6 does not ("dial unix
+// {"version":2,...}: invalid argument", seen in the e2e with Debian's 1.6.20).
+func RunscShimSupported(containerdVersion string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(containerdVersion, "v"), "%d.%d", &major, &minor); err != nil {
+		return true
+	}
+	return major > 1 || major == 1 && minor >= 7
 }
 
 // runscTOML renders the gVisor shim's config (ConfigPath of the runsc runtime).

@@ -109,14 +109,24 @@ func checkRuntimes(t *testing.T, doc map[string]any, schema int, o ContainerdOpt
 	if got := at(t, doc, rt(Runc, "options", "SystemdCgroup")...); got != o.SystemdCgroup {
 		t.Errorf("runc SystemdCgroup = %v, want %v", got, o.SystemdCgroup)
 	}
-	if got := at(t, doc, rt(Runsc, "runtime_type")...); got != RunscRuntimeType {
-		t.Errorf("runsc runtime_type = %v", got)
-	}
-	if got := at(t, doc, rt(Runsc, "options", "TypeUrl")...); got != RunscOptionsType {
-		t.Errorf("runsc TypeUrl = %v", got)
-	}
-	if got := at(t, doc, rt(Runsc, "options", "ConfigPath")...); got != RunscConfigPath {
-		t.Errorf("runsc ConfigPath = %v", got)
+	if !RunscShimSupported(o.Version) {
+		// containerd 1.6: runsc as a runc-compatible binary under the runc shim.
+		if got := at(t, doc, rt(Runsc, "runtime_type")...); got != RuncRuntimeType {
+			t.Errorf("runsc runtime_type = %v, want %s for containerd %s", got, RuncRuntimeType, o.Version)
+		}
+		if got := at(t, doc, rt(Runsc, "options", "BinaryName")...); got != BinDir+"/runsc" {
+			t.Errorf("runsc BinaryName = %v", got)
+		}
+	} else {
+		if got := at(t, doc, rt(Runsc, "runtime_type")...); got != RunscRuntimeType {
+			t.Errorf("runsc runtime_type = %v", got)
+		}
+		if got := at(t, doc, rt(Runsc, "options", "TypeUrl")...); got != RunscOptionsType {
+			t.Errorf("runsc TypeUrl = %v", got)
+		}
+		if got := at(t, doc, rt(Runsc, "options", "ConfigPath")...); got != RunscConfigPath {
+			t.Errorf("runsc ConfigPath = %v", got)
+		}
 	}
 	if got := at(t, doc, rt(Kata, "runtime_type")...); got != KataRuntimeType {
 		t.Errorf("kata runtime_type = %v", got)
@@ -143,7 +153,7 @@ func TestContainerdFresh(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Warnings) > 0 {
+			if len(res.Warnings) > 0 && RunscShimSupported(tc.version) {
 				t.Errorf("warnings for a fresh install: %q", res.Warnings)
 			}
 			main := mustTOML(t, file(t, res, ContainerdConfigPath))
@@ -184,9 +194,11 @@ func TestContainerdFresh(t *testing.T) {
 			}
 			absent(t, settings, l.at(l.runtime, "restrict_oom_score_adj")...)
 
-			runsc := mustTOML(t, file(t, res, RunscConfigPath))
-			if got := at(t, runsc, "runsc_config", "platform"); got != "systrap" {
-				t.Errorf("runsc platform = %v", got)
+			if RunscShimSupported(tc.version) { // else no gVisor shim, no runsc.toml (TestRunscShimSupported)
+				runsc := mustTOML(t, file(t, res, RunscConfigPath))
+				if got := at(t, runsc, "runsc_config", "platform"); got != "systrap" {
+					t.Errorf("runsc platform = %v", got)
+				}
 			}
 			hub := mustTOML(t, file(t, res, "/etc/containerd/certs.d/docker.io/hosts.toml"))
 			if got := at(t, hub, "server"); got != "https://registry-1.docker.io" {
@@ -499,5 +511,23 @@ func TestRunscTOML(t *testing.T) {
 	drop := mustTOML(t, file(t, res, ContainerdDropInPath))
 	if got := at(t, drop, "plugins", "io.containerd.cri.v1.runtime", "containerd", "runtimes", "runsc", "options", "ConfigPath"); got != "/etc/gvisor/runsc.toml" {
 		t.Errorf("ConfigPath = %v", got)
+	}
+}
+
+func TestRunscShimSupported(t *testing.T) {
+	for v, want := range map[string]bool{"1.6.20": false, "1.6.20~ds1": false, "v1.6.36": false, "1.7.0": true, "1.7.27": true, "2.0.4": true, "2.4.2": true} {
+		if got := RunscShimSupported(v); got != want {
+			t.Errorf("RunscShimSupported(%q) = %v, want %v", v, got, want)
+		}
+	}
+	res, err := Containerd(ContainerdOptions{Version: "1.6.20", Runtimes: []string{Runc, Runsc}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.File(RunscConfigPath); ok {
+		t.Error("runsc.toml written for containerd 1.6, which does not use the gVisor shim")
+	}
+	if len(res.Warnings) == 0 || !strings.Contains(strings.Join(res.Warnings, "\n"), "runc-compatible") {
+		t.Errorf("no warning about runsc under the runc shim: %v", res.Warnings)
 	}
 }
