@@ -20,6 +20,10 @@
 #   RR_CONFIG_OVERRIDE=FILE   start containerd with a generated config that imports the tree's
 #                             /etc/containerd/config.toml and then FILE (containerd 2.x deep-merges
 #                             imports), e.g. restrict_oom_score_adj = true for CRI
+#   RR_CONFIG_FILE=FILE       start containerd with a copy of FILE (a host file) as
+#                             /run/satchel-e2e/config.toml instead: for containerd 1.x, where
+#                             an import replaces a whole plugin section, so the override must
+#                             be a complete config (e.g. the tree's, with one key set)
 #   RR_CONFIG=PATH            config path inside the tree (default /etc/containerd/config.toml)
 #   RR_STATE_DIR=DIR          where the log and pid go (default ROOTDIR.runroot beside the tree)
 #
@@ -27,6 +31,11 @@
 #   e2e_image_busybox OUT.tar REF [oci|docker]   a one-layer image holding a static busybox
 #                                                (/bin/sh and every applet), Cmd ["/bin/sh"]
 #   e2e_image_pause OUT.tar REF [oci|docker]     a pause image (static C pause, Entrypoint /pause)
+#   e2e_image_web OUT.tar REF PORT [oci|docker]  the busybox image as a labelled stand-in web
+#                                                server: /www/index.html, Cmd
+#                                                ["/bin/busybox","httpd","-f","-p",PORT,"-h","/www"]
+#                                                (Cmd, not Entrypoint: `ctr run IMG ID uname -r`
+#                                                must replace it, as doctor does)
 # "oci" writes an OCI archive for `ctr images import`, with REF as its ref name; "docker"
 # writes a docker-archive for `docker load`.
 #
@@ -75,6 +84,10 @@ rr_start() {
 	fi
 	[ -z "${RR_CONFIG_OVERRIDE:-}" ] || [ -f "$RR_CONFIG_OVERRIDE" ] ||
 		{ rr__err "RR_CONFIG_OVERRIDE=$RR_CONFIG_OVERRIDE not found"; return 1; }
+	[ -z "${RR_CONFIG_FILE:-}" ] || [ -f "$RR_CONFIG_FILE" ] ||
+		{ rr__err "RR_CONFIG_FILE=$RR_CONFIG_FILE not found"; return 1; }
+	[ -z "${RR_CONFIG_FILE:-}" ] || [ -z "${RR_CONFIG_OVERRIDE:-}" ] ||
+		{ rr__err "set RR_CONFIG_FILE or RR_CONFIG_OVERRIDE, not both"; return 1; }
 	# A real root has these; an installer does not create them. Mount points must exist,
 	# runc copies /etc/hosts and /etc/resolv.conf into --net-host containers, CRI needs
 	# /etc/hosts.
@@ -93,7 +106,7 @@ rr_start() {
 	# shellcheck disable=SC2016
 	local script='
 set -e
-R=$1 BB=$2 SHIM=$3 OVR=$4 CONFIG=$5
+R=$1 BB=$2 SHIM=$3 OVR=$4 CONFIG=$5 FULL=$6
 mount --bind "$R" "$R"
 mount -t proc proc "$R/proc"
 mount --rbind /sys "$R/sys"
@@ -108,6 +121,9 @@ if [ -n "$OVR" ]; then
 	cp "$OVR" "$E/override.toml"
 	printf "version = 3\nimports = [\"%s\", \"/run/satchel-e2e/override.toml\"]\n" "$CONFIG" >"$E/config.toml"
 	CONFIG=/run/satchel-e2e/config.toml
+elif [ -n "$FULL" ]; then
+	cp "$FULL" "$E/config.toml"
+	CONFIG=/run/satchel-e2e/config.toml
 fi
 cd "$R"
 pivot_root . run/satchel-e2e/oldroot
@@ -118,7 +134,7 @@ export PATH='"$RR_PATH"'
 exec /usr/local/bin/containerd --config "$CONFIG"
 '
 	unshare -m --propagation private -- /bin/sh -c "$script" rr-start \
-		"$root" "$bb" "${RR_RUNSC_SHIM:-}" "${RR_CONFIG_OVERRIDE:-}" "$config" \
+		"$root" "$bb" "${RR_RUNSC_SHIM:-}" "${RR_CONFIG_OVERRIDE:-}" "$config" "${RR_CONFIG_FILE:-}" \
 		</dev/null >"$state/containerd.log" 2>&1 &
 	local pid=$!
 	echo "$pid" >"$state/containerd.pid"
@@ -240,6 +256,17 @@ e2e__image_finish() {
 
 e2e_image_busybox() {
 	local out=${1:?usage: e2e_image_busybox OUT.tar REF [oci|docker]} ref=${2:?REF} format=${3:-oci}
+	e2e__image_bb "$out" "$ref" "$format" ""
+}
+
+e2e_image_web() {
+	local out=${1:?usage: e2e_image_web OUT.tar REF PORT [oci|docker]} ref=${2:?REF} port=${3:?PORT} format=${4:-oci}
+	e2e__image_bb "$out" "$ref" "$format" "$port"
+}
+
+# e2e__image_bb OUT REF FORMAT WEBPORT: the busybox image; with WEBPORT, the web stand-in.
+e2e__image_bb() {
+	local out=$1 ref=$2 format=$3 port=$4
 	local bb tmp a
 	bb=$(command -v busybox) || { rr__err "busybox not found" "apt-get install busybox-static"; return 1; }
 	tmp=$(mktemp -d) || return 1
@@ -255,8 +282,22 @@ e2e_image_busybox() {
 		done
 		echo 'root:x:0:0:root:/root:/bin/sh' >"$tmp/bundle/rootfs/etc/passwd"
 		echo 'root:x:0:' >"$tmp/bundle/rootfs/etc/group"
+		if [ -n "$port" ]; then
+			local label="satchel e2e stand-in for $ref: busybox httpd, not the real image"
+			mkdir -p "$tmp/bundle/rootfs/www"
+			printf '<!DOCTYPE html>\n<title>satchel e2e</title>\n<p>%s</p>\n' "$label" >"$tmp/bundle/rootfs/www/index.html"
+			echo "$label" >"$tmp/bundle/rootfs/SATCHEL-STAND-IN"
+		fi
 		umoci repack --image "$tmp/oci:img" "$tmp/bundle" >/dev/null
-		umoci config --image "$tmp/oci:img" --config.env PATH=/bin --config.cmd /bin/sh
+		if [ -n "$port" ]; then
+			umoci config --image "$tmp/oci:img" --config.env PATH=/bin \
+				--config.cmd /bin/busybox --config.cmd httpd --config.cmd -f --config.cmd -p \
+				--config.cmd "$port" --config.cmd -h --config.cmd /www \
+				--config.exposedports "$port/tcp" \
+				--config.label "org.satchel.e2e.stand-in=busybox httpd standing in for $ref"
+		else
+			umoci config --image "$tmp/oci:img" --config.env PATH=/bin --config.cmd /bin/sh
+		fi
 	) >"$tmp/log" 2>&1 || { cat "$tmp/log" >&2; rm -rf "$tmp"; rr__err "building busybox image failed"; return 1; }
 	e2e__image_finish "$tmp/oci" img "$out" "$ref" "$format" || { rm -rf "$tmp"; return 1; }
 	rm -rf "$tmp"

@@ -27,7 +27,7 @@ CACHE=${SATCHEL_E2E_CACHE:-/var/cache/satchel-e2e}
 MIRROR=${SATCHEL_E2E_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SIZE=${SATCHEL_E2E_VM_DISK_SIZE:-4G}
 SUITE=bookworm
-RECIPE=1 # bump when the guest's contents change
+RECIPE=2 # bump when the guest's contents change (r2: + iptables, which dockerd needs and Kylin V10 has)
 OUT="$CACHE/vm/$SUITE-r$RECIPE"
 
 log() { printf '[vmimage %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -138,7 +138,7 @@ main() {
 	local t0=$SECONDS
 	log "debootstrap $SUITE from $MIRROR (log: $tmp/debootstrap.log)"
 	if ! debootstrap --variant=minbase \
-		--include=systemd-sysv,udev,kmod,linux-image-amd64,iproute2,ca-certificates \
+		--include=systemd-sysv,udev,kmod,linux-image-amd64,iproute2,iptables,ca-certificates \
 		"$SUITE" "$tmp/rootfs" "$MIRROR" >"$tmp/debootstrap.log" 2>&1; then
 		tail -n 30 "$tmp/debootstrap.log" >&2
 		die "debootstrap failed" "see $tmp/debootstrap.log; set SATCHEL_E2E_DEBIAN_MIRROR for another mirror"

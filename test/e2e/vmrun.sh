@@ -4,7 +4,8 @@
 #
 # Usage: test/e2e/vmrun.sh SHAREDIR [TIMEOUT_SECONDS]   (default timeout 900)
 #
-# Each run boots from a fresh qcow2 overlay on top of the cached disk.img, so runs never
+# Each run boots from a fresh qcow2 overlay on top of the cached disk.img (unless
+# SATCHEL_E2E_VM_OVERLAY names one to keep), so runs never
 # see each other's changes. After the run SHAREDIR holds what run.sh wrote, plus:
 #   run.log      run.sh's stdout and stderr
 #   exit-code    run.sh's exit status
@@ -12,7 +13,12 @@
 # Exit status: run.sh's exit status; 124 on timeout; 1 when the guest never ran run.sh.
 #
 # Environment: SATCHEL_E2E_CACHE (as vmimage.sh), SATCHEL_E2E_VM_MEM (MiB, default 3072),
-# SATCHEL_E2E_VM_CPUS (default 2), SATCHEL_E2E_VM_OVERLAY_DIR (default a temp dir).
+# SATCHEL_E2E_VM_CPUS (default 2), SATCHEL_E2E_VM_OVERLAY_DIR (default a temp dir),
+# SATCHEL_E2E_VM_OVERLAY=FILE (boot from this qcow2 overlay instead of a fresh one: it is
+# created on top of disk.img when missing and kept afterwards, so a second run boots the
+# same guest again, e.g. to check what comes back after a reboot),
+# SATCHEL_E2E_VM_CPU (qemu -cpu, default max; e.g. max,vmx=off,svm=off for a host without
+# VT-x), SATCHEL_E2E_VM_ACCEL (default tcg).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,17 +39,18 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing" "ru
 
 work=$(mktemp -d "${SATCHEL_E2E_VM_OVERLAY_DIR:-${TMPDIR:-/tmp}}/satchel-vm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-qemu-img create -q -f qcow2 -F raw -b "$SATCHEL_E2E_VM_DISK" "$work/run.qcow2"
+overlay=${SATCHEL_E2E_VM_OVERLAY:-$work/run.qcow2}
+[ -f "$overlay" ] || qemu-img create -q -f qcow2 -F raw -b "$SATCHEL_E2E_VM_DISK" "$overlay"
 rm -f "$SHARE/exit-code" "$SHARE/run.log" "$SHARE/console.log"
 
 t0=$SECONDS
 rc=0
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
-	-machine q35,accel=tcg -cpu max -smp "${SATCHEL_E2E_VM_CPUS:-2}" -m "${SATCHEL_E2E_VM_MEM:-3072}" \
+	-machine "q35,accel=${SATCHEL_E2E_VM_ACCEL:-tcg}" -cpu "${SATCHEL_E2E_VM_CPU:-max}" -smp "${SATCHEL_E2E_VM_CPUS:-2}" -m "${SATCHEL_E2E_VM_MEM:-3072}" \
 	-nographic -no-reboot -nic none -monitor none -serial "file:$SHARE/console.log" \
 	-kernel "$SATCHEL_E2E_VM_KERNEL" -initrd "$SATCHEL_E2E_VM_INITRD" \
 	-append "root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=1" \
-	-drive "file=$work/run.qcow2,format=qcow2,if=virtio" \
+	-drive "file=$overlay,format=qcow2,if=virtio" \
 	-virtfs "local,path=$SHARE,mount_tag=share,security_model=none,id=share" \
 	</dev/null >"$work/qemu.out" 2>&1 || rc=$?
 echo "vmrun: qemu exited $rc after $((SECONDS - t0)) s" >&2

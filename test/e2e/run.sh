@@ -1,0 +1,463 @@
+#!/usr/bin/env bash
+# run.sh — satchel's end-to-end test on this machine (`make e2e`): real containerd, runc,
+# gVisor and Docker run what a real satchel bundle installed.
+#
+#  1. realbins.sh: the real binaries (cached); sources.sh: an upstream-shaped mirror of
+#     them, Debian's docker-registry with two stand-in images, and two signed bundles
+#     built by satchel-bundle (main: containerd 2.4.2 + everything; c16: containerd 1.6.20)
+#  2. main bundle: `satchel-install apply --root R --no-start` into a fresh tree, then the
+#     tree's containerd runs (lib.sh rr_start: pivot_root, as if R were /), dockerd from
+#     the tree with docker.service's command line in its own network namespace, and the
+#     checks: staged images imported + pinned, ctr under runc and runsc, CRI pods under
+#     runc and runsc, crictl/docker runtimes, docker load + docker run --runtime runsc
+#     serving a page the host fetches, satchel-install doctor (and its kata verdict)
+#  3. c16 bundle over a pre-existing version-2 config.toml: the merge kept the operator's
+#     settings, containerd 1.6 starts, images, runc and runsc containers
+#
+# Prints PASS/FAIL per check and "N passed, M failed"; exit status 1 on any failure.
+# Test-only overrides for this machine (no CAP_SYS_RESOURCE), applied in the tree's mount
+# namespace only, never written by the product: restrict_oom_score_adj = true for CRI,
+# the TEST-ONLY gVisor shim bound over the installed one (realbins.sh, README.md); and
+# dockerd gets --iptables=false --ip6tables=false (the tree has no iptables binary).
+#
+# Needs root. Without root it prints a skip message and exits 0, unless CI=true (exit 1).
+# Environment: SATCHEL_E2E_KEEP=1 keeps the work directory; SATCHEL_E2E_SATCHEL_BIN=DIR
+# takes satchel-bundle and satchel-install from DIR instead of building bin/.
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+if [ "$(id -u)" != 0 ]; then
+	if [ "${CI:-}" = true ]; then
+		echo "e2e: FAIL: needs root (mount namespaces, pivot_root, network namespaces), and CI=true" >&2
+		exit 1
+	fi
+	echo "e2e: SKIP: needs root (mount namespaces, pivot_root, network namespaces); run as root: sudo make e2e"
+	exit 0
+fi
+
+T0=$SECONDS
+env_out=$("$HERE/realbins.sh" --print-env) || exit 1
+eval "$env_out"
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+# shellcheck source=sources.sh
+. "$HERE/sources.sh"
+
+W=$(mktemp -d /tmp/satchel-e2e.XXXXXX)
+R=$W/root R16=$W/root16
+NETNS=satchel-e2e-$$
+VETH=se2e$$
+NET=10.231.$(($$ % 250)).
+HOSTK=$(uname -r)
+PASS=0 FAILN=0 FAILED=()
+CG_BEFORE=$W/cgroups.before
+find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d 2>/dev/null | sort >"$CG_BEFORE"
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[ -n "${DOCKERD_PID:-}" ] && kill "$DOCKERD_PID" 2>/dev/null
+	for t in "$R" "$R16"; do [ -d "$t" ] && rr_stop "$t" >/dev/null 2>&1; done
+	src_stop
+	ip netns del "$NETNS" 2>/dev/null
+	ip link del "$VETH" 2>/dev/null
+	# cgroups the containers of this run left (empty ones only, deepest first)
+	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d 2>/dev/null | sort |
+		comm -13 "$CG_BEFORE" - | grep -E '/(k8s\.io|docker|default|moby)(/|$)' | sort -r |
+		while read -r d; do rmdir "$d" 2>/dev/null; done
+	if [ "${SATCHEL_E2E_KEEP:-}" = 1 ]; then
+		echo "e2e: kept $W" >&2
+	else
+		rm -rf "$W" "$W.runroot" "$R.runroot" "$R16.runroot"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '\n== %s\n' "$*"; }
+info() { printf 'INFO %s\n' "$*"; }
+pass() { printf 'PASS %s\n' "$*"; PASS=$((PASS + 1)); }
+fail() { printf 'FAIL %s\n' "$*"; FAILN=$((FAILN + 1)); FAILED+=("${1%%:*}"); }
+# check NAME WANT GOT: GOT must contain WANT
+check() {
+	if [ -n "$3" ] && [[ "$3" == *"$2"* ]]; then
+		pass "$1: $(head -c 300 <<<"$3" | tr '\n' ' ')"
+	else
+		fail "$1: want *$2*, got: $(head -c 600 <<<"${3:-<nothing>}" | tr '\n' ' ')"
+	fi
+}
+# inr ROOT SECONDS CMD...: run CMD inside the tree (as rr_exec), with a time limit;
+# containerd's cgroup v1 deprecation warnings are dropped from stderr.
+inr() {
+	local root=$1 secs=$2 pid
+	shift 2
+	pid=$(rr_pid "$root") || return 1
+	PATH=$RR_PATH timeout -k 5 "$secs" nsenter -t "$pid" -m -r -w -- "$@" 2> >(tr -d '\000' | grep -a -v -e 'DEPRECATION: The support for cgroup v1' -e cgroup_parent >&2)
+}
+die() {
+	fail "$1"
+	echo "e2e: $PASS passed, $FAILN failed (stopped early)"
+	exit 1
+}
+
+# ---------------------------------------------------------------------------------------
+say "sources: mirror of real binaries, registry, signed bundles"
+t=$SECONDS
+src_init "$W" || die "setup: satchel binaries and mkmirror"
+src_specs
+src_mirror || die "setup: mirror"
+src_registry || die "setup: registry"
+src_bundle main || die "satchel-bundle lock/build (main)"
+src_bundle c16 || die "satchel-bundle lock/build (containerd 1.6)"
+for b in main c16; do
+	out=$("$SATCHEL_BUNDLE" verify --key "$SRC_PUB" "$W/$b.satchel" 2>&1)
+	check "satchel-bundle verify $b" "OK " "$out"
+done
+info "sources ready in $((SECONDS - t)) s"
+T_SOURCES=$((SECONDS - t))
+
+# prepare_tree DIR: what any real root has and an installer does not write.
+prepare_tree() {
+	mkdir -p "$1/etc" "$1/bin"
+	cp /etc/hosts /etc/resolv.conf "$1/etc/"
+	cp "$SATCHEL_E2E_BUSYBOX" "$1/bin/busybox"
+	ln -sf busybox "$1/bin/sh"
+}
+
+# installed_check TREE BUNDLE FILES...: every file is in the tree; a missing one the
+# bundle holds is taken from the bundle (TODO below) so the later checks still run.
+installed_check() {
+	local tree=$1 bundle=$2 f missing=()
+	shift 2
+	for f in "$@"; do [ -e "$tree$f" ] || [ -L "$tree$f" ] || missing+=("$f"); done
+	if [ ${#missing[@]} -eq 0 ]; then
+		pass "apply installed $(basename "$bundle"): $*"
+		return
+	fi
+	fail "apply installed $(basename "$bundle"): missing ${missing[*]}"
+	for f in "${missing[@]}"; do
+		# TODO(install): apply skips all but the first artifact of a component per platform
+		# (install/plan.go files() uses Component.Artifact, not ArtifactsFor), so gVisor's
+		# containerd-shim-runsc-v1 is never installed. Until that is fixed, the harness
+		# copies the file out of the bundle (digest-checked by pack's reader) so the
+		# runsc checks below still exercise everything else. Remove this when it passes.
+		if "$SRC_MK" bundle-file "$bundle" linux/amd64 "$f" "$tree$f" 2>/dev/null; then
+			info "WORKAROUND: copied $f from the bundle into the tree (see the FAIL above)"
+		fi
+	done
+}
+
+# doctor_checks TREE JSONFILE NAME: doctor's runc and runsc rows must be ok.
+doctor_rows() { "$SRC_MK" checks "$1" 2>/dev/null; }
+
+# cri_pod TREE RUNTIME: host-network pod + container, `uname -r` inside.
+cri_pod() {
+	local tree=$1 rt=$2 p
+	p=/proc/$(rr_pid "$tree")/root/tmp
+	echo '{"metadata":{"name":"e2e-'"$rt"'","namespace":"default","uid":"e2e-'"$rt"'"},"linux":{"security_context":{"namespace_options":{"network":2}}},"log_directory":"/tmp/pod-logs"}' >"$p/pod-$rt.json"
+	echo '{"metadata":{"name":"c"},"image":{"image":"docker.io/library/nginx:1.27.4"},"command":["/bin/sh","-c","sleep 3600"],"log_path":"c.log"}' >"$p/ctr.json"
+	inr "$tree" 150 sh -c "
+		set -e
+		POD=\$(crictl runp --runtime $rt /tmp/pod-$rt.json)
+		C=\$(crictl create \$POD /tmp/ctr.json /tmp/pod-$rt.json)
+		crictl start \$C >/dev/null
+		crictl exec \$C uname -r
+		crictl stopp \$POD >/dev/null
+		crictl rmp \$POD >/dev/null" 2>&1
+}
+
+image_rows() { inr "$1" 30 ctr -n k8s.io images ls 2>/dev/null | awk 'NR > 1 && $1 !~ /^sha256:/ {print $1, ($NF ~ /io.cri-containerd.pinned=pinned/ ? "pinned" : "NOT-pinned")}'; }
+
+# ---------------------------------------------------------------------------------------
+say "main bundle: apply --no-start into a fresh tree"
+t=$SECONDS
+prepare_tree "$R"
+out=$("$SATCHEL_INSTALL" preflight "$W/main.satchel" --root "$R" --json 2>&1)
+echo "$out" >"$W/logs/preflight-main.json"
+if ! grep -q -E 'vmx|svm' /proc/cpuinfo; then
+	check "preflight explains kata: no vmx/svm" "cpu-virt-missing(kata)" "$(doctor_rows "$W/logs/preflight-main.json" | cut -f1 | tr '\n' ' ')"
+fi
+[ -e /dev/kvm ] || check "preflight explains kata: no /dev/kvm" "kvm-missing(kata)" "$(doctor_rows "$W/logs/preflight-main.json" | cut -f1 | tr '\n' ' ')"
+"$SATCHEL_INSTALL" apply "$W/main.satchel" --key "$SRC_PUB" --root "$R" --no-start >"$W/logs/apply-main.log" 2>&1
+rc=$?
+check "satchel-install apply --root --no-start (main)" "rc=0" "rc=$rc $(tail -n 1 "$W/logs/apply-main.log")"
+[ $rc = 0 ] || { cat "$W/logs/apply-main.log"; exit 1; }
+B=/usr/local/bin
+installed_check "$R" "$W/main.satchel" $B/containerd $B/ctr $B/containerd-shim-runc-v2 $B/runc $B/runsc \
+	$B/containerd-shim-runsc-v1 $B/docker $B/dockerd $B/docker-proxy $B/docker-init $B/nerdctl $B/crictl \
+	$B/kata-runtime $B/containerd-shim-kata-v2 $B/satchel-install /etc/containerd/config.toml \
+	/etc/docker/daemon.json /etc/crictl.yaml /etc/systemd/system/containerd.service /etc/systemd/system/docker.service
+staged=$(ls "$R/var/lib/satchel/images/" 2>/dev/null | tr '\n' ' ')
+check "images staged for first start (containerd was not running)" "staged.json" "$staged"
+
+say "main bundle: the tree's containerd 2.4.2 with the rendered config (+ test-only overrides)"
+cat >"$W/override.toml" <<'EOF'
+# TEST-ONLY (this host lacks CAP_SYS_RESOURCE); layered by lib.sh, never in the tree.
+version = 3
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = true
+EOF
+RR_RUNSC_SHIM=$SATCHEL_E2E_RUNSC_SHIM_TESTONLY RR_CONFIG_OVERRIDE=$W/override.toml rr_start "$R" 2>"$W/logs/rr-start-main.log" ||
+	{ cat "$W/logs/rr-start-main.log"; die "containerd from the main tree starts"; }
+check "containerd starts from the tree" "$SATCHEL_E2E_CONTAINERD_VERSION" "$(inr "$R" 20 ctr version 2>&1 | sed -n '/Server/,$p' | grep Version)"
+
+# dockerd from the tree: docker.service's command line, the rendered daemon.json, its own
+# network namespace joined to the host by a veth (the host fetches the page through it).
+ip netns add "$NETNS" && ip link add "$VETH" type veth peer name "${VETH}n" &&
+	ip link set "${VETH}n" netns "$NETNS" && ip addr add "${NET}1/30" dev "$VETH" && ip link set "$VETH" up &&
+	ip -n "$NETNS" addr add "${NET}2/30" dev "${VETH}n" && ip -n "$NETNS" link set "${VETH}n" up &&
+	ip -n "$NETNS" link set lo up || die "network namespace for dockerd"
+exec_start=$(sed -n 's/^ExecStart=//p' "$R/etc/systemd/system/docker.service" | tail -n 1)
+info "docker.service: ExecStart=$exec_start"
+# shellcheck disable=SC2206
+dcmd=($exec_start)
+# Without systemd there is no socket activation: drop "-H fd://" (dockerd then listens
+# on its default /var/run/docker.sock).
+dargs=()
+for ((i = 0; i < ${#dcmd[@]}; i++)); do
+	a=${dcmd[i]}
+	case "$a" in
+	-H=fd://* | --host=fd://*) continue ;;
+	-H | --host) [[ "${dcmd[i + 1]:-}" == fd://* ]] && { i=$((i + 1)); continue; } ;;
+	esac
+	dargs+=("$a")
+done
+dargs+=(--iptables=false --ip6tables=false) # TEST-ONLY: the tree has no iptables binary
+info "dockerd: ${dargs[*]} (in netns $NETNS, daemon.json: $(tr -d ' \n' <"$R/etc/docker/daemon.json"))"
+PATH=$RR_PATH nsenter -t "$(rr_pid "$R")" -m -r -w --net="/run/netns/$NETNS" -- "${dargs[@]}" >"$W/logs/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+dv=
+for _ in $(seq 1 60); do
+	dv=$(inr "$R" 10 docker version --format '{{.Server.Version}}' 2>/dev/null) && break
+	kill -0 $DOCKERD_PID 2>/dev/null || break
+	sleep 0.5
+done
+check "dockerd starts from the tree (docker.service's command line)" "$SATCHEL_E2E_MOBY_VERSION" "$dv"
+[ -n "$dv" ] || tail -n 20 "$W/logs/dockerd.log"
+
+say "main bundle: images (the staged import, as satchel-images.service runs it)"
+out=$(inr "$R" 300 satchel-install images import --staged 2>&1)
+echo "$out" >"$W/logs/import-main.log"
+check "satchel-install images import --staged" "All staged images imported" "$out"
+rows=$(image_rows "$R")
+check "nginx imported and pinned in k8s.io" "docker.io/library/nginx:1.27.4 pinned" "$rows"
+check "pause imported and pinned in k8s.io" "registry.k8s.io/pause:3.10 pinned" "$rows"
+IMG=docker.io/library/nginx:1.27.4
+
+say "main bundle: containers through ctr"
+check "ctr run runc: uname -r = host kernel" "$HOSTK" "$(inr "$R" 60 ctr -n k8s.io run --rm --net-host $IMG e2e-runc uname -r 2>&1)"
+# runsc outside CRI: the annotation keeps this gVisor shim from waiting for a sandbox;
+# the sleep keeps the exit status (README.md). No --net-host: gVisor gets its own netns.
+out=$(inr "$R" 120 ctr -n k8s.io run --rm --runtime io.containerd.runsc.v1 \
+	--runtime-config-path /etc/containerd/runsc.toml --annotation io.kubernetes.cri.container-type=sandbox \
+	$IMG e2e-runsc sh -c 'uname -r; sleep 1' 2>&1)
+check "ctr run runsc: uname -r = gVisor's" "gvisor" "$out"
+
+say "main bundle: CRI (crictl, host-network pods)"
+info_json=$W/logs/crictl-info-main.json
+inr "$R" 30 crictl info >"$info_json" 2>/dev/null
+check "crictl info lists runc, runsc, kata" "kata runc runsc" "$("$SRC_MK" json-keys "$info_json" config containerd runtimes 2>&1 | tr '\n' ' ')"
+check "crictl runp/create/start under runc: uname -r" "$HOSTK" "$(cri_pod "$R" runc)"
+check "crictl runp/create/start under runsc: uname -r" "gvisor" "$(cri_pod "$R" runsc)"
+
+say "main bundle: Docker"
+rts=$(inr "$R" 20 docker info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}' 2>&1)
+check "docker info lists runsc" "runsc" "$rts"
+check "docker info lists kata" "kata" "$rts"
+if ! inr "$R" 20 docker image inspect $IMG >/dev/null 2>&1; then
+	info "the staged import did not docker-load $IMG; loading an export of it (index.json + manifest.json)"
+	inr "$R" 60 ctr -n k8s.io images export - $IMG 2>/dev/null | inr "$R" 120 docker load >/dev/null 2>&1
+fi
+check "docker has the bundle's image" "nginx:1.27.4" "$(inr "$R" 20 docker image inspect --format '{{join .RepoTags " "}}' $IMG 2>&1)"
+check "docker run --runtime runc: uname -r" "$HOSTK" "$(inr "$R" 60 docker run --rm --runtime runc $IMG uname -r 2>&1)"
+cid=$(inr "$R" 60 docker run -d --name e2e-web --runtime runsc -p 8080:8080 $IMG 2>&1)
+page=
+for _ in $(seq 1 30); do
+	page=$(curl -fsS -m 5 "http://${NET}2:8080/" 2>&1) && break
+	sleep 1
+done
+check "docker run --runtime runsc serves a page the host fetches (http://${NET}2:8080/)" "satchel e2e stand-in" "$page"
+check "docker exec into the runsc container: uname -r" "gvisor" "$(inr "$R" 30 docker exec e2e-web uname -r 2>&1)"
+[ -n "$cid" ] && inr "$R" 30 docker rm -f e2e-web >/dev/null 2>&1
+
+say "main bundle: satchel-install doctor inside the tree"
+inr "$R" 600 satchel-install doctor --json >"$W/logs/doctor-main.json" 2>"$W/logs/doctor-main.err"
+rows=$(doctor_rows "$W/logs/doctor-main.json")
+echo "$rows" | sed 's/^/     doctor: /'
+for rt in runc runsc; do
+	check "doctor: run $rt" "run $rt: uname -r	ok" "$(grep "^run $rt:" <<<"$rows")"
+done
+check "doctor: crictl runtimes" "ok" "$(grep '^crictl info' <<<"$rows" | cut -f2)"
+check "doctor: docker runtimes" "ok" "$(grep '^docker info' <<<"$rows" | cut -f2)"
+kata=$(grep '^run kata:' <<<"$rows")
+info "doctor's kata row on this host: $kata"
+# This host may have a usable /dev/kvm (doctor then tries kata, whose binaries are
+# stand-ins); the target hosts have none. Hide it for one doctor run (bind /dev/null over
+# it in a child mount namespace): doctor must say why kata cannot start, with the remedy.
+inr "$R" 600 /bin/busybox unshare -m /bin/busybox sh -c \
+	'/bin/busybox mount --bind /dev/null /dev/kvm 2>/dev/null; exec satchel-install doctor --json' \
+	>"$W/logs/doctor-nokvm.json" 2>/dev/null
+kata=$(doctor_rows "$W/logs/doctor-nokvm.json" | grep '^run kata:')
+check "doctor without KVM: kata fails with the reason" "fail	kata cannot start a VM here: " "$kata"
+check "doctor without KVM: the remedy" "nested virtualization" "$kata"
+grep -q -E 'vmx|svm' /proc/cpuinfo || check "doctor without KVM: notes the missing vmx/svm flag" "vmx/svm" "$kata"
+
+ns=$(cat "$R.runroot/mntns" 2>/dev/null)
+kill "$DOCKERD_PID" 2>/dev/null
+for _ in $(seq 1 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.1; done
+DOCKERD_PID=
+rr_stop "$R" 2>>"$W/logs/rr-stop.log"
+ip netns del "$NETNS" 2>/dev/null
+ip link del "$VETH" 2>/dev/null
+left=$(rr__ns_pids "$ns")
+check "main tree: nothing left running" "none" "${left// /}none"
+info "main bundle checks took $((SECONDS - t)) s"
+T_MAIN=$((SECONDS - t))
+
+# ---------------------------------------------------------------------------------------
+say "containerd 1.6 bundle over a pre-existing config.toml (version 2)"
+t=$SECONDS
+prepare_tree "$R16"
+# Debian's containerd 1.6.20 needs glibc 2.34: preflight must refuse a tree without one...
+out=$("$SATCHEL_INSTALL" preflight "$W/c16.satchel" --root "$R16" --json 2>/dev/null)
+rc=$?
+echo "$out" >"$W/logs/preflight-c16-nolibc.json"
+check "preflight refuses the dynamic containerd where there is no glibc (exit 4)" "rc=4 glibc-too-old(containerd)	error" \
+	"rc=$rc $(doctor_rows "$W/logs/preflight-c16-nolibc.json" | grep '^glibc-too-old' | cut -f1,2)"
+# Debian's containerd 1.6.20 is dynamic: a real host has its libc; so does this tree.
+for l in $(ldd /usr/bin/containerd /usr/bin/ctr /usr/bin/containerd-shim-runc-v2 | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+	mkdir -p "$R16$(dirname "$l")" && cp -L "$l" "$R16$l"
+done
+mkdir -p "$R16/etc/containerd"
+cat >"$R16/etc/containerd/config.toml" <<'EOF'
+# The operator's own containerd settings (satchel e2e: they must survive the install).
+version = 2
+oom_score = 0
+
+[debug]
+  level = "info"
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "registry.k8s.io/pause:3.6"
+    max_container_log_line_size = 8192
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.userrunc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.userrunc.options]
+          BinaryName = "/usr/local/bin/runc"
+          SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".registry.mirrors."registry.example.internal"]
+      endpoint = ["https://mirror.example.internal"]
+EOF
+cp "$R16/etc/containerd/config.toml" "$W/user-config.toml"
+# ...and accept it once the tree has the host's glibc (then containerd 1.6 runs, below).
+"$SATCHEL_INSTALL" preflight "$W/c16.satchel" --root "$R16" --json >"$W/logs/preflight-c16.json" 2>/dev/null
+check "preflight accepts it with the host's glibc $(ldd --version | head -n 1 | awk '{print $NF}')" "no glibc-too-old" \
+	"$(doctor_rows "$W/logs/preflight-c16.json" | grep '^glibc-too-old' || echo "no glibc-too-old; $(doctor_rows "$W/logs/preflight-c16.json" | grep '^glibc	' | cut -f3)")"
+"$SATCHEL_INSTALL" apply "$W/c16.satchel" --key "$SRC_PUB" --root "$R16" --no-start >"$W/logs/apply-c16.log" 2>&1
+rc=$?
+check "satchel-install apply --root --no-start (containerd 1.6)" "rc=0" "rc=$rc $(tail -n 1 "$W/logs/apply-c16.log")"
+[ $rc = 0 ] || { cat "$W/logs/apply-c16.log"; exit 1; }
+grep '^warning' "$W/logs/apply-c16.log" | sed 's/^/INFO apply: /'
+C=$R16/etc/containerd/config.toml
+tg() { "$SRC_MK" toml-get "$C" "$@" 2>&1; }
+CRI=io.containerd.grpc.v1.cri
+# gVisor's shim needs containerd 1.7+; for 1.6 satchel registers runsc as a runc-compatible
+# binary under the runc shim (install/config: RunscShimSupported). Check whichever form
+# was rendered, and run containers the same way.
+RUNSC_RT=$(tg plugins $CRI containerd runtimes runsc runtime_type)
+RUNSC_FILES=()
+[ "$RUNSC_RT" = '"io.containerd.runsc.v1"' ] && RUNSC_FILES=(/etc/containerd/runsc.toml)
+installed_check "$R16" "$W/c16.satchel" $B/containerd $B/ctr $B/containerd-shim-runc-v2 $B/runc $B/runsc \
+	$B/crictl $B/satchel-install /etc/containerd/config.toml "${RUNSC_FILES[@]}"
+check "merge kept: version = 2" "2" "$(tg version)"
+check "merge kept: debug.level" '"info"' "$(tg debug level)"
+check "merge kept: oom_score" "0" "$(tg oom_score)"
+check "merge kept: cri max_container_log_line_size" "8192" "$(tg plugins $CRI max_container_log_line_size)"
+check "merge kept: cri containerd.snapshotter" '"overlayfs"' "$(tg plugins $CRI containerd snapshotter)"
+check "merge kept: the operator's runtime userrunc" '"/usr/local/bin/runc"' "$(tg plugins $CRI containerd runtimes userrunc options BinaryName)"
+check "merge kept: registry.mirrors" "mirror.example.internal" "$(tg plugins $CRI registry mirrors registry.example.internal endpoint)"
+check "merge set: sandbox_image = the bundle's pause" '"registry.k8s.io/pause:3.10"' "$(tg plugins $CRI sandbox_image)"
+if [ "$RUNSC_RT" = '"io.containerd.runc.v2"' ]; then
+	check "merge added: runtime runsc (runc-compatible under the runc shim: containerd < 1.7)" \
+		'"/usr/local/bin/runsc"' "$(tg plugins $CRI containerd runtimes runsc options BinaryName)"
+else
+	check "merge added: runtime runsc" '"io.containerd.runsc.v1"' "$RUNSC_RT"
+fi
+check "merge added: runtime runc" '"io.containerd.runc.v2"' "$(tg plugins $CRI containerd runtimes runc runtime_type)"
+bk=$(grep -rl --include='*' -F 'The operator' "$R16/var/lib/satchel" 2>/dev/null | head -n 1)
+if [ -n "$bk" ] && cmp -s "$bk" "$W/user-config.toml"; then
+	pass "the original config.toml is backed up byte for byte: ${bk#"$R16"}"
+else
+	fail "the original config.toml is backed up byte for byte: no exact copy under /var/lib/satchel"
+fi
+
+say "containerd 1.6 bundle: the tree's containerd 1.6.20 (+ test-only overrides)"
+# containerd 1.x: an import replaces a whole plugin section, so the override is a full
+# copy of the rendered config with one key set (kept outside the tree).
+"$SRC_MK" toml-set "$C" "$W/c16-run.toml" true plugins $CRI restrict_oom_score_adj || die "test-only config for containerd 1.6"
+RR_RUNSC_SHIM=$SATCHEL_E2E_RUNSC_SHIM_TESTONLY RR_CONFIG_FILE=$W/c16-run.toml rr_start "$R16" 2>"$W/logs/rr-start-c16.log" ||
+	{ cat "$W/logs/rr-start-c16.log"; die "containerd 1.6 from the tree starts"; }
+check "containerd 1.6 starts from the tree" "1.6.20" "$(inr "$R16" 20 ctr version 2>&1 | sed -n '/Server/,$p' | grep Version)"
+out=$(inr "$R16" 300 satchel-install images import --staged 2>&1)
+check "satchel-install images import --staged (containerd 1.6)" "All staged images imported" "$out"
+rows=$(image_rows "$R16")
+check "nginx imported and pinned in k8s.io (containerd 1.6)" "docker.io/library/nginx:1.27.4 pinned" "$rows"
+check "pause imported and pinned in k8s.io (containerd 1.6)" "registry.k8s.io/pause:3.10 pinned" "$rows"
+inr "$R16" 30 crictl info >"$W/logs/crictl-info-c16.json" 2>/dev/null
+check "crictl info (containerd 1.6) lists runc, runsc and userrunc" "runc runsc userrunc" \
+	"$("$SRC_MK" json-keys "$W/logs/crictl-info-c16.json" config containerd runtimes 2>&1 | tr '\n' ' ')"
+check "containerd 1.6 runs with the merged settings (maxContainerLogSize)" "8192" \
+	"$("$SRC_MK" json-get "$W/logs/crictl-info-c16.json" config maxContainerLogSize 2>&1)"
+check "ctr run runc (containerd 1.6): uname -r" "$HOSTK" "$(inr "$R16" 60 ctr -n k8s.io run --rm --net-host $IMG c16-runc uname -r 2>&1)"
+if [ "$RUNSC_RT" = '"io.containerd.runc.v2"' ]; then
+	out=$(inr "$R16" 120 ctr -n k8s.io run --rm --runtime io.containerd.runc.v2 --runc-binary /usr/local/bin/runsc \
+		$IMG c16-runsc uname -r 2>&1)
+	check "ctr run runsc (containerd 1.6, runc shim + runsc as rendered): uname -r" "gvisor" "$out"
+else
+	out=$(inr "$R16" 120 ctr -n k8s.io run --rm --runtime io.containerd.runsc.v1 \
+		--runtime-config-path /etc/containerd/runsc.toml --annotation io.kubernetes.cri.container-type=sandbox \
+		$IMG c16-runsc sh -c 'uname -r; sleep 1' 2>&1)
+	check "ctr run runsc (containerd 1.6, io.containerd.runsc.v1 as rendered): uname -r" "gvisor" "$out"
+	[[ "$out" == *'"version":2'* ]] &&
+		info "why: this gVisor's shim speaks containerd 2's JSON bootstrap ({\"version\":2,...}); containerd 1.6 cannot dial it"
+fi
+check "crictl pod under runc (containerd 1.6): uname -r" "$HOSTK" "$(cri_pod "$R16" runc)"
+out=$(cri_pod "$R16" runsc)
+check "crictl pod under runsc (containerd 1.6): uname -r" "gvisor" "$out"
+if [[ "$out" != *gvisor* ]] && [ "$RUNSC_RT" = '"io.containerd.runc.v2"' ]; then
+	info "seen here: RunPodSandbox works, StartContainer hits its deadline although \`runsc start\` exits 0 and"
+	info "the process runs inside the sandbox (runsc --debug-log); containerd 1.6's runc shim never reports it started."
+	info "The same happens in a VM with every capability: not this host's missing CAP_SYS_RESOURCE."
+fi
+inr "$R16" 600 satchel-install doctor --json >"$W/logs/doctor-c16.json" 2>/dev/null
+rows=$(doctor_rows "$W/logs/doctor-c16.json")
+echo "$rows" | sed 's/^/     doctor: /'
+for rt in runc runsc; do
+	check "doctor (containerd 1.6): run $rt" "run $rt: uname -r	ok" "$(grep "^run $rt:" <<<"$rows")"
+done
+ns=$(cat "$R16.runroot/mntns" 2>/dev/null)
+rr_stop "$R16" 2>>"$W/logs/rr-stop.log"
+left=$(rr__ns_pids "$ns")
+check "containerd 1.6 tree: nothing left running" "none" "${left// /}none"
+info "containerd 1.6 checks took $((SECONDS - t)) s"
+T_C16=$((SECONDS - t))
+
+# ---------------------------------------------------------------------------------------
+say "versions exercised"
+info "containerd $SATCHEL_E2E_CONTAINERD_VERSION (static, built) and $(/usr/bin/containerd --version | awk '{print $3}') (Debian); runc $SATCHEL_E2E_RUNC_VERSION; gVisor $SATCHEL_E2E_GVISOR_VERSION (as release 20260905.0)"
+dcli=/usr/local/bin/docker
+[ -x $dcli ] || dcli=/usr/bin/docker
+info "crictl $SATCHEL_E2E_CRICTL_VERSION; nerdctl $SATCHEL_E2E_NERDCTL_VERSION; dockerd/docker-proxy moby $SATCHEL_E2E_MOBY_VERSION; docker CLI $($dcli --version 2>/dev/null | awk '{print $3}' | tr -d ,) ($dcli)"
+info "kata 3.1.3: STAND-IN tree; images: STAND-INS (busybox httpd as nginx:1.27.4, static C pause as pause:3.10); host kernel $HOSTK"
+info "satchel $("$SATCHEL_INSTALL" --version 2>&1 | awk '{print $NF}')"
+info "time: sources ${T_SOURCES} s, main ${T_MAIN} s, containerd 1.6 ${T_C16} s, total $((SECONDS - T0)) s"
+echo
+if [ "$FAILN" -gt 0 ]; then
+	echo "failed: $(printf '%s; ' "${FAILED[@]}")"
+fi
+echo "e2e: $PASS passed, $FAILN failed"
+[ "$FAILN" = 0 ]
