@@ -1,4 +1,5 @@
 # lib.sh — shell helpers for satchel's end-to-end tests (bash). Source it:
+# shellcheck shell=bash
 #
 #   . test/e2e/lib.sh
 #

@@ -150,10 +150,9 @@ src_mirror() {
 		-file runc="$SATCHEL_E2E_BIN/runc" -file runsc="$SATCHEL_E2E_BIN/runsc" \
 		-file containerd-shim-runsc-v1="$SATCHEL_E2E_BIN/containerd-shim-runsc-v1" -file crictl="$SATCHEL_E2E_BIN/crictl" \
 		>"$SRC_DIR/logs/mirror-c16.log" 2>&1 || { cat "$SRC_DIR/logs/mirror-c16.log" >&2; rr__err "generating the containerd 1.6 mirror failed"; return 1; }
-	# Sites of earlier inputs: keep a day's worth (hard links make removal safe for a run
-	# that already copied them).
+	# Sites of earlier inputs: drop those unused for a day (gen sets an entry's mtime when it
+	# uses it; hard links make removal safe for a run that already copied one).
 	find "$cache" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf {} + 2>/dev/null
-	touch "$cache"/*/ 2>/dev/null
 	src__log "mirror generated in $((SECONDS - t0)) s ($(grep -h 'cached site\|generated' "$SRC_DIR"/logs/mirror-*.log | sed 's/^mkmirror: //' | tr '\n' ';'))"
 	"$SRC_MK" serve -dir "$SRC_DIR/mirror" -addr-file "$SRC_DIR/mirror.addr" >"$SRC_DIR/logs/mirror-serve.log" 2>&1 &
 	SRC_PIDS+=($!)

@@ -54,6 +54,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 
@@ -162,6 +163,9 @@ func gen(args []string) error {
 	} else {
 		fmt.Fprintf(os.Stderr, "mkmirror: %s: cached site %s\n", *specFile, cdir)
 	}
+	// The entry's mtime says when it was last used (sources.sh prunes by it).
+	now := time.Now()
+	os.Chtimes(cdir, now, now)
 	return copyTree(cdir, *dir)
 }
 
