@@ -98,8 +98,8 @@ func compatNotes(cs []compVersion) []manifest.Note {
 	}
 	if containerd, ok := get("containerd"); ok {
 		if _, hasGvisor := get("gvisor"); hasGvisor && containerd.v.below("1.7.0") {
-			notes = append(notes, manifest.Note{ID: NoteGvisorShimContainerd, Component: "gvisor", Severity: "info",
-				Text: fmt.Sprintf("containerd %s cannot start gVisor's containerd-shim-runsc-v1 (current shims answer with containerd 2's JSON bootstrap parameters, which containerd 1.7+ reads; seen in satchel's test/e2e with containerd 1.6.20). The installer registers runsc as a runc-compatible binary under io.containerd.runc.v2 instead.", containerd.raw)})
+			notes = append(notes, manifest.Note{ID: NoteGvisorShimContainerd, Component: "gvisor", Severity: "warning",
+				Text: fmt.Sprintf("containerd %s cannot start gVisor's containerd-shim-runsc-v1 (current shims answer with containerd 2's JSON bootstrap parameters, which containerd 1.7+ reads), so the installer registers runsc as a runc-compatible binary under io.containerd.runc.v2. That runs runsc containers from ctr, nerdctl and Docker, but Kubernetes (CRI) pods with RuntimeClass runsc do not start: StartContainer times out although runsc started the process (seen in satchel's test/e2e with containerd 1.6.20, also with full capabilities). Use containerd 1.7 or later for gVisor under Kubernetes.", containerd.raw)})
 		}
 	}
 	if hasDocker && hasKata {

@@ -259,7 +259,7 @@ func (o *ContainerdOptions) apply(res *Result, doc tomlDoc, l layout, user tomlD
 					set(RuncRuntimeType, l.at(rt, "runtime_type")...),
 					set(bin, l.at(rt, "options", "BinaryName")...))
 				res.Warnings = append(res.Warnings, fmt.Sprintf(
-					"containerd %s: runsc is registered as a runc-compatible binary under %s (the gVisor shim needs containerd 1.7 or later)", o.Version, RuncRuntimeType))
+					"containerd %s: runsc is registered as a runc-compatible binary under %s (the gVisor shim needs containerd 1.7 or later); Kubernetes pods with RuntimeClass runsc do not start this way", o.Version, RuncRuntimeType))
 				break
 			}
 			err = errors.Join(
