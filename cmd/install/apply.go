@@ -44,13 +44,7 @@ bundle changes nothing; --check exits 5 when it would change something.`,
   satchel-install apply kylin.satchel --key satchel.pub --check   # exit 5: something to do
   satchel-install apply kylin.satchel --key satchel.pub --json    # for Ansible`,
 		Args: bundleArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			file, err := bundlePath(args)
-			if err != nil {
-				return err
-			}
-			return runApply(c, g, o, file)
-		},
+		RunE: withBundle(func(c *cobra.Command, file string) error { return runApply(c, g, o, file) }),
 	}
 	o.register(c)
 	c.Flags().BoolVar(&o.Check, "check", false, "change nothing; exit 5 if apply would change something, 0 if not")

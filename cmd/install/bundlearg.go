@@ -27,3 +27,14 @@ func bundlePath(args []string) (string, error) {
 	return "", cli.UsageError(manifest.HintError(errors.New("no bundle file given"),
 		"pass the bundle, e.g. `satchel-install apply kylin.satchel --key satchel.pub`, or run a self-extracting .run file"))
 }
+
+// withBundle adapts a command that takes the bundle path to cobra's RunE.
+func withBundle(run func(c *cobra.Command, file string) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		file, err := bundlePath(args)
+		if err != nil {
+			return err
+		}
+		return run(c, file)
+	}
+}

@@ -37,13 +37,7 @@ preflight fails (the plan is still printed).`,
   satchel-install plan kylin.satchel --key satchel.pub --root /srv/golden --all
   satchel-install plan kylin.satchel --key satchel.pub --json | jq '.actions[] | select(.change != "unchanged")'`,
 		Args: bundleArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			file, err := bundlePath(args)
-			if err != nil {
-				return err
-			}
-			return runPlan(c, g, o, file)
-		},
+		RunE: withBundle(func(c *cobra.Command, file string) error { return runPlan(c, g, o, file) }),
 	}
 	o.register(c)
 	c.Flags().BoolVar(&o.All, "all", false, "list unchanged files too")

@@ -34,13 +34,7 @@ component; leave failing components out with --components.`,
   satchel-install preflight kylin.satchel --key satchel.pub --components containerd,runc,gvisor
   satchel-install preflight kylin.satchel --json | jq '.findings[] | select(.severity=="error")'`,
 		Args: bundleArgs,
-		RunE: func(c *cobra.Command, args []string) error {
-			file, err := bundlePath(args)
-			if err != nil {
-				return err
-			}
-			return runPreflight(c, g, o, file)
-		},
+		RunE: withBundle(func(c *cobra.Command, file string) error { return runPreflight(c, g, o, file) }),
 	}
 	o.register(c)
 	return c
