@@ -188,3 +188,17 @@ func TestExitCodesAndHints(t *testing.T) {
 		t.Fatal("unwrap lost the cause")
 	}
 }
+
+func TestCompareVersions(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"2.28", "2.34", -1}, {"2.34", "2.28", 1}, {"2.9", "2.10", -1}, {"2.28", "2.28.0", 0},
+		{"4.19.90-52.22.v2207.ky10.x86_64", "4.19", 1}, {"v1.6.20", "1.7.0", -1}, {"V10", "", 0},
+	} {
+		if got := CompareVersions(c.a, c.b); got != c.want {
+			t.Errorf("CompareVersions(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}

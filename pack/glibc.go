@@ -98,24 +98,5 @@ func isVersion(s string) bool {
 	return true
 }
 
-// compareVersions compares dotted decimal versions numerically
-// ("2.28" > "2.3.4"); missing parts count as 0.
-func compareVersions(a, b string) int {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) || i < len(bs); i++ {
-		var x, y uint64
-		if i < len(as) {
-			x, _ = strconv.ParseUint(as[i], 10, 32)
-		}
-		if i < len(bs) {
-			y, _ = strconv.ParseUint(bs[i], 10, 32)
-		}
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-	}
-	return 0
-}
+// compareVersions is manifest.CompareVersions (glibc versions are plain dotted numbers).
+var compareVersions = manifest.CompareVersions

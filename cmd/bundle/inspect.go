@@ -159,15 +159,8 @@ func maxGlibc(cur, next string) string {
 		}
 		return cur
 	}
-	if cur == "-" || cur == manifest.GlibcStatic || versionLess(cur, next) {
+	if cur == "-" || cur == manifest.GlibcStatic || manifest.CompareVersions(cur, next) < 0 {
 		return next
 	}
 	return cur
-}
-
-func versionLess(a, b string) bool {
-	var a1, a2, b1, b2 int
-	fmt.Sscanf(a, "%d.%d", &a1, &a2)
-	fmt.Sscanf(b, "%d.%d", &b1, &b2)
-	return a1 < b1 || a1 == b1 && a2 < b2
 }
