@@ -331,3 +331,20 @@ EOF
 	e2e__image_finish "$tmp/oci" img "$out" "$ref" "$format" || { rm -rf "$tmp"; return 1; }
 	rm -rf "$tmp"
 }
+
+# e2e_setup NAME WHY: the start both e2e targets share. Without root it skips
+# (exit 0), or fails under CI=true, where every test must run; with root it
+# loads the real binaries' environment from realbins.sh (cached: seconds).
+e2e_setup() {
+	if [ "$(id -u)" != 0 ]; then
+		if [ "${CI:-}" = true ]; then
+			echo "$1: FAIL: needs root ($2), and CI=true" >&2
+			exit 1
+		fi
+		echo "$1: SKIP: needs root ($2); run as root: sudo make $1"
+		exit 0
+	fi
+	local env_out
+	env_out=$("$(dirname "${BASH_SOURCE[0]}")/realbins.sh" --print-env) || exit 1
+	eval "$env_out"
+}

@@ -26,20 +26,10 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-if [ "$(id -u)" != 0 ]; then
-	if [ "${CI:-}" = true ]; then
-		echo "e2e: FAIL: needs root (mount namespaces, pivot_root, network namespaces), and CI=true" >&2
-		exit 1
-	fi
-	echo "e2e: SKIP: needs root (mount namespaces, pivot_root, network namespaces); run as root: sudo make e2e"
-	exit 0
-fi
-
-T0=$SECONDS
-env_out=$("$HERE/realbins.sh" --print-env) || exit 1
-eval "$env_out"
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+T0=$SECONDS
+e2e_setup e2e "mount namespaces, pivot_root, network namespaces"
 # shellcheck source=sources.sh
 . "$HERE/sources.sh"
 

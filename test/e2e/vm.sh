@@ -25,24 +25,14 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-if [ "$(id -u)" != 0 ]; then
-	if [ "${CI:-}" = true ]; then
-		echo "e2e-vm: FAIL: needs root (debootstrap, qemu), and CI=true" >&2
-		exit 1
-	fi
-	echo "e2e-vm: SKIP: needs root (debootstrap, qemu); run as root: sudo make e2e-vm"
-	exit 0
-fi
-
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 T0=$SECONDS
-env_out=$("$HERE/realbins.sh" --print-env) || exit 1
-eval "$env_out"
+e2e_setup e2e-vm "debootstrap, qemu"
 t=$SECONDS
 env_out=$("$HERE/vmimage.sh" --print-env) || exit 1
 eval "$env_out"
 T_IMAGE=$((SECONDS - t))
-# shellcheck source=lib.sh
-. "$HERE/lib.sh"
 # shellcheck source=sources.sh
 . "$HERE/sources.sh"
 
