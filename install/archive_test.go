@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/satchel-dev/satchel/install/images"
 )
 
 func TestImageRefNames(t *testing.T) {
@@ -17,7 +19,7 @@ func TestImageRefNames(t *testing.T) {
 		{"registry.k8s.io/pause:3.10@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a", "3.10", "registry.k8s.io/pause:3.10"},
 		{"example.com/app@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a", "example.com/app@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a", ""},
 	} {
-		full, oci, docker := imageRefNames(c.ref)
+		full, oci, docker := images.RefNames(c.ref)
 		if full != c.ref || oci != c.oci || docker != c.docker {
 			t.Errorf("%s: got (%s, %s, %s), want (%s, %s)", c.ref, full, oci, docker, c.oci, c.docker)
 		}
@@ -37,15 +39,15 @@ func TestImageArchive(t *testing.T) {
 	defer src.Close()
 	im := e.ix.Images[1]
 	var a, b bytes.Buffer
-	if err := writeImageArchive(&a, e.ix, im, src.bundle, hostPlatform, nil); err != nil {
+	if err := images.WriteArchive(&a, e.ix, im, src.bundle, hostPlatform, nil); err != nil {
 		t.Fatal(err)
 	}
-	writeImageArchive(&b, e.ix, im, src.bundle, hostPlatform, nil)
+	images.WriteArchive(&b, e.ix, im, src.bundle, hostPlatform, nil)
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Error("archive is not deterministic")
 	}
-	if n := int64(a.Len()); n > archiveSize(e.ix, im) || n < archiveSize(e.ix, im)/2 {
-		t.Errorf("archive %d bytes, estimate %d", n, archiveSize(e.ix, im))
+	if n := int64(a.Len()); n > images.ArchiveSize(e.ix, im) || n < images.ArchiveSize(e.ix, im)/2 {
+		t.Errorf("archive %d bytes, estimate %d", n, images.ArchiveSize(e.ix, im))
 	}
 	files := untar(t, a.Bytes())
 	if string(files["oci-layout"]) != `{"imageLayoutVersion":"1.0.0"}` {
@@ -68,7 +70,7 @@ func TestImageArchive(t *testing.T) {
 	}
 	// For a platform the bundle lacks, there is no Docker manifest (docker load is skipped).
 	var c bytes.Buffer
-	if err := writeImageArchive(&c, e.ix, im, src.bundle, "linux/s390x", nil); err != nil {
+	if err := images.WriteArchive(&c, e.ix, im, src.bundle, "linux/s390x", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := untar(t, c.Bytes())["manifest.json"]; ok {

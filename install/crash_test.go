@@ -12,12 +12,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satchel-dev/satchel/install/state"
+	"github.com/satchel-dev/satchel/install/txn"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
 // The test binary doubles as a crashable installer: with SATCHEL_TEST_HELPER
 // set it runs one engine command on SATCHEL_TEST_ROOT and exits, so a test
-// can kill it (CrashEnv) at any journal step.
+// can kill it (txn.CrashEnv) at any journal step.
 func TestMain(m *testing.M) {
 	if cmd := os.Getenv("SATCHEL_TEST_HELPER"); cmd != "" {
 		os.Exit(helperMain(cmd))
@@ -71,13 +73,15 @@ func helperMain(cmd string) int {
 	return 0
 }
 
-// helper runs the test binary as an installer; crashAt 0 means no crash.
-// It returns the exit code and the number of steps reported.
+// helper runs the test binary as an installer; crashAt 0 means no crash,
+// N crashes after step N is carried out, -N after it is recorded in the
+// journal but before it runs. It returns the exit code and the number of
+// steps reported.
 func (e *env) helper(t *testing.T, root, cmd string, crashAt int) (int, int) {
 	t.Helper()
 	c := exec.Command(os.Args[0], "-test.run=^$")
 	c.Env = append(os.Environ(), "SATCHEL_TEST_HELPER="+cmd, "SATCHEL_TEST_ROOT="+root, "SATCHEL_TEST_KEY="+e.key.pub,
-		"SATCHEL_TEST_SELF="+e.self, "SATCHEL_TEST_BUNDLE="+e.bundle, CrashEnv+"="+strconv.Itoa(crashAt))
+		"SATCHEL_TEST_SELF="+e.self, "SATCHEL_TEST_BUNDLE="+e.bundle, txn.CrashEnv+"="+crashSpec(crashAt))
 	var stderr strings.Builder
 	c.Stderr = &stderr
 	out, err := c.Output()
@@ -95,6 +99,13 @@ func (e *env) helper(t *testing.T, root, cmd string, crashAt int) (int, int) {
 	steps := 0
 	fmt.Sscanf(strings.TrimSpace(string(out)), "steps=%d", &steps)
 	return code, steps
+}
+
+func crashSpec(n int) string {
+	if n < 0 {
+		return strconv.Itoa(-n) + "-"
+	}
+	return strconv.Itoa(n)
 }
 
 // crashFixture is smaller than the default one, with one of every kind of
@@ -131,11 +142,12 @@ func seedUserFiles(e *env, root string) {
 	w("/etc/hostname", "node1\n", 0o644)
 }
 
-// TestCrashAtEveryStep kills apply right after each journal step, then
-// checks that recovery restores the tree byte for byte (or, after the
-// commit, completes the run) and that the next apply converges to the tree
-// and state of an uninterrupted run.
-func TestCrashAtEveryStep(t *testing.T) {
+// TestHardeningCrashApply kills apply right after each journal step, and
+// between recording each step and carrying it out (issue 7, #4: a root
+// must never get stuck), then checks that recovery restores the tree byte
+// for byte (or, after the commit, completes the run) and that the next
+// apply converges to the tree and state of an uninterrupted run.
+func TestHardeningCrashApply(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the installer as a subprocess many times")
 	}
@@ -151,30 +163,33 @@ func TestCrashAtEveryStep(t *testing.T) {
 	if code != 0 || steps < 10 {
 		t.Fatalf("uninterrupted apply: exit %d after %d steps", code, steps)
 	}
-	refTree := snapshot(t, ref, StatePath)
-	refState, err := readState(filepath.Join(ref, StatePath))
+	refTree := snapshot(t, ref, state.Path)
+	refState, err := readStateAt(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for n := 1; n <= steps; n++ {
-		t.Run(fmt.Sprintf("step%02d", n), func(t *testing.T) {
+	ta := newTally(t, "crash-apply")
+	for _, n := range crashPoints(steps) {
+		t.Run(crashName(n), func(t *testing.T) {
 			t.Parallel()
-			root := filepath.Join(base, fmt.Sprintf("run%d", n))
+			ta.case_(t)
+			root := filepath.Join(base, "run"+crashSpec(n))
 			copyTree(t, pristine, root)
 			if code, _ := e.helper(t, root, "apply", n); code != 137 {
 				t.Fatalf("exit %d, want 137 from the crash hook", code)
 			}
-			if _, err := os.Stat(filepath.Join(root, JournalPath)); err != nil {
+			if _, err := os.Stat(filepath.Join(root, string(state.JournalPath))); err != nil {
 				t.Fatalf("no journal after the crash: %v", err)
 			}
-			if n%2 == 1 {
+			if n%2 != 0 {
 				// Recover on its own: the tree is the one before the install,
 				// or, after a crash past the commit, the completed install.
 				if code, _ := e.helper(t, root, "recover", 0); code != 0 {
 					t.Fatalf("recover exited %d", code)
 				}
 				if n == steps {
-					requireSameTree(t, refTree, snapshot(t, root, StatePath))
+					// Crashed after the commit: the run completes.
+					requireSameTree(t, refTree, snapshot(t, root, state.Path))
 				} else {
 					requireSameTree(t, want, snapshot(t, root))
 				}
@@ -183,13 +198,13 @@ func TestCrashAtEveryStep(t *testing.T) {
 			if code, _ := e.helper(t, root, "apply", 0); code != 0 {
 				t.Fatalf("re-run exited %d", code)
 			}
-			if d := diffSnapshots(refTree, snapshot(t, root, StatePath)); len(d) > 0 {
+			if d := diffSnapshots(refTree, snapshot(t, root, state.Path)); len(d) > 0 {
 				t.Fatalf("re-run did not converge:\n%s", strings.Join(d, "\n"))
 			}
-			st, err := readState(filepath.Join(root, StatePath))
-			if err != nil || !sameState(st, refState) {
-				a, _ := st.encode()
-				b, _ := refState.encode()
+			st, err := readStateAt(root)
+			if err != nil || !state.Same(st, refState) {
+				a, _ := st.Encode()
+				b, _ := refState.Encode()
 				t.Fatalf("state differs from the uninterrupted run's (%v):\n%s", err, strings.Join(diffLines(string(b), string(a)), "\n"))
 			}
 			os.RemoveAll(root)
@@ -197,9 +212,10 @@ func TestCrashAtEveryStep(t *testing.T) {
 	}
 }
 
-// TestCrashDuringUninstall kills uninstall after each step; the next
-// uninstall still restores the tree from before the install.
-func TestCrashDuringUninstall(t *testing.T) {
+// TestHardeningCrashUninstall kills uninstall after each step, and
+// between recording and carrying out each; the next uninstall still
+// restores the tree from before the install.
+func TestHardeningCrashUninstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the installer as a subprocess many times")
 	}
@@ -220,10 +236,12 @@ func TestCrashDuringUninstall(t *testing.T) {
 		t.Fatalf("uninstall: exit %d after %d steps", code, steps)
 	}
 	requireSameTree(t, want, snapshot(t, probe))
-	for n := 1; n <= steps; n++ {
-		t.Run(fmt.Sprintf("step%02d", n), func(t *testing.T) {
+	ta := newTally(t, "crash-uninstall")
+	for _, n := range crashPoints(steps) {
+		t.Run(crashName(n), func(t *testing.T) {
 			t.Parallel()
-			root := filepath.Join(base, fmt.Sprintf("u%d", n))
+			ta.case_(t)
+			root := filepath.Join(base, "u"+crashSpec(n))
 			copyTree(t, installed, root)
 			if code, _ := e.helper(t, root, "uninstall", n); code != 137 {
 				t.Fatalf("exit %d, want 137 from the crash hook", code)
@@ -237,6 +255,22 @@ func TestCrashDuringUninstall(t *testing.T) {
 			os.RemoveAll(root)
 		})
 	}
+}
+
+// crashPoints are every step, crashed after it ran and before it ran.
+func crashPoints(steps int) []int {
+	var out []int
+	for n := 1; n <= steps; n++ {
+		out = append(out, n, -n)
+	}
+	return out
+}
+
+func crashName(n int) string {
+	if n < 0 {
+		return fmt.Sprintf("recorded%02d", -n)
+	}
+	return fmt.Sprintf("done%02d", n)
 }
 
 // copyTree copies files, symlinks and directories with their modes.
@@ -331,7 +365,7 @@ func TestCrashDuringUpgrade(t *testing.T) {
 	if code != 0 || steps < 5 {
 		t.Fatalf("uninterrupted upgrade: exit %d after %d steps", code, steps)
 	}
-	refTree := snapshot(t, ref, StatePath)
+	refTree := snapshot(t, ref, state.Path)
 	// Dropping docker put the user's daemon.json back.
 	if b, _ := os.ReadFile(filepath.Join(ref, "etc/docker/daemon.json")); string(b) != "{\"log-level\": \"warn\"}\n" {
 		t.Fatalf("daemon.json after dropping docker: %q", b)
@@ -353,7 +387,7 @@ func TestCrashDuringUpgrade(t *testing.T) {
 			if code, _ := e.helper(t, root, "apply", 0); code != 0 {
 				t.Fatalf("re-run exited %d", code)
 			}
-			if d := diffSnapshots(refTree, snapshot(t, root, StatePath)); len(d) > 0 {
+			if d := diffSnapshots(refTree, snapshot(t, root, state.Path)); len(d) > 0 {
 				t.Fatalf("re-run did not converge:\n%s", strings.Join(d, "\n"))
 			}
 			os.RemoveAll(root)

@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/install/config"
+	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/runner"
+	"github.com/satchel-dev/satchel/install/state"
 )
 
 // Check results.
@@ -46,8 +49,8 @@ func (r *DoctorReport) add(c Check) { r.Checks = append(r.Checks, c) }
 // starts containers with.
 var runtimeShims = map[string]struct{ typ, config string }{
 	config.Runc:  {config.RuncRuntimeType, ""},
-	config.Runsc: {config.RunscRuntimeType, config.RunscConfigPath},
-	config.Kata:  {config.KataRuntimeType, config.KataConfigPath},
+	config.Runsc: {config.RunscRuntimeType, string(config.RunscConfigPath)},
+	config.Kata:  {config.KataRuntimeType, string(config.KataConfigPath)},
 }
 
 // Doctor checks the installed stack end to end: services active (when
@@ -58,7 +61,7 @@ var runtimeShims = map[string]struct{ typ, config string }{
 // guest's under kata. It needs a running containerd; WithContainerdSocket,
 // WithDockerSocket and WithRunner say how to reach it.
 func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
-	rep := &DoctorReport{Root: in.root, OK: true}
+	rep := &DoctorReport{Root: in.o.root, OK: true}
 	st, err := in.readState()
 	if err != nil {
 		return nil, err
@@ -76,16 +79,16 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 		}
 	}()
 	if st == nil {
-		rep.add(Check{Name: "installed", Result: CheckFail, Detail: "no satchel install recorded in " + StatePath,
+		rep.add(Check{Name: "installed", Result: CheckFail, Detail: "no satchel install recorded in " + string(state.Path),
 			Remedy: "run `satchel-install apply BUNDLE --key KEY` first"})
 		return rep, nil
 	}
 	rep.add(Check{Name: "installed", Result: CheckOK, Detail: fmt.Sprintf("%s %s (sequence %d), %s", st.Bundle.Name, st.Bundle.Version, st.Bundle.Sequence, strings.Join(st.Bundle.Components, ", "))})
 	has := func(c string) bool { return slices.Contains(st.Bundle.Components, c) }
 	var runtimes []string
-	for _, c := range []string{"runc", "gvisor", "kata"} {
-		if has(c) {
-			runtimes = append(runtimes, componentRuntime[c])
+	for _, d := range component.All() {
+		if d.Runtime != "" && has(d.Name) {
+			runtimes = append(runtimes, d.Runtime)
 		}
 	}
 	if has("containerd") && !slices.Contains(runtimes, config.Runc) {
@@ -93,16 +96,16 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 	}
 
 	// Services.
-	units := []string{}
-	if has("containerd") {
-		units = append(units, "containerd.service")
+	var units []string
+	for _, d := range component.All() {
+		if d.Service != "" && has(d.Name) {
+			units = append(units, d.Service)
+		}
 	}
-	if has("docker") {
-		units = append(units, "docker.service")
-	}
-	if in.svc.Online() {
+	if in.online() {
+		sd := in.systemd()
 		for _, u := range units {
-			if in.svc.active(ctx, u) {
+			if sd.Active(ctx, u) {
 				rep.add(Check{Name: "service " + u, Result: CheckOK, Detail: "active"})
 			} else {
 				rep.add(Check{Name: "service " + u, Result: CheckFail, Detail: "not active",
@@ -117,7 +120,7 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 
 	// containerd.
 	ctr := in.tool("ctr", has("containerd"))
-	out, err := in.runner.Run(ctx, Cmd{Path: ctr, Args: []string{"-a", in.containerdSocket, "version"}, Timeout: 20 * time.Second})
+	out, err := in.o.runner.Run(ctx, runner.Cmd{Path: ctr, Args: []string{"-a", in.o.containerdSocket, "version"}, Timeout: 20 * time.Second})
 	up := err == nil
 	containerdVersion := ""
 	if up {
@@ -135,11 +138,11 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 			rep.add(Check{Name: name, Result: CheckSkip, Detail: "containerd is not answering"})
 		} else {
 			crictl := in.tool("crictl", true)
-			out, err := in.runner.Run(ctx, Cmd{Path: crictl, Args: []string{"--runtime-endpoint", "unix://" + in.containerdSocket, "info"}, Timeout: 30 * time.Second})
+			out, err := in.o.runner.Run(ctx, runner.Cmd{Path: crictl, Args: []string{"--runtime-endpoint", "unix://" + in.o.containerdSocket, "info"}, Timeout: 30 * time.Second})
 			if err != nil {
 				rep.add(Check{Name: name, Result: CheckFail, Detail: err.Error(), Remedy: "check the CRI plugin in `journalctl -u containerd`"})
 			} else {
-				rep.add(registered(name, criRuntimes(out), runtimes, "check "+config.ContainerdConfigPath+" and its imports; containerd must be restarted after a config change"))
+				rep.add(registered(name, criRuntimes(out), runtimes, "check "+string(config.ContainerdConfigPath)+" and its imports; containerd must be restarted after a config change"))
 			}
 		}
 	}
@@ -147,15 +150,15 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 	if has("docker") {
 		name := "docker info: runtimes"
 		docker := in.tool("docker", true)
-		if !socketExists(in.dockerSocket) {
-			rep.add(Check{Name: name, Result: CheckFail, Detail: "no Docker socket at " + in.dockerSocket, Remedy: "start docker (systemctl start docker)"})
-		} else if out, err := in.docker(ctx, docker, nil, 30*time.Second, "info", "--format", "{{json .Runtimes}}"); err != nil {
+		if !images.SocketExists(in.o.dockerSocket) {
+			rep.add(Check{Name: name, Result: CheckFail, Detail: "no Docker socket at " + in.o.dockerSocket, Remedy: "start docker (systemctl start docker)"})
+		} else if out, err := in.images().Docker(ctx, docker, nil, 30*time.Second, "info", "--format", "{{json .Runtimes}}"); err != nil {
 			rep.add(Check{Name: name, Result: CheckFail, Detail: err.Error(), Remedy: "see `journalctl -u docker`"})
 		} else {
 			var m map[string]any
 			json.Unmarshal(out, &m)
 			want := slices.DeleteFunc(slices.Clone(runtimes), func(r string) bool { return r == config.Runc })
-			rep.add(registered(name, keysOf(m), append([]string{config.Runc}, want...), "check "+config.DaemonJSONPath+"; docker must be restarted after a change"))
+			rep.add(registered(name, keysOf(m), append([]string{config.Runc}, want...), "check "+string(config.DaemonJSONPath)+"; docker must be restarted after a change"))
 		}
 	}
 
@@ -193,7 +196,7 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 		if !looksLikeRelease(got) {
 			// gVisor's shim may report a non-zero status for a container that
 			// exits at once; the printed release is what counts.
-			detail := fmt.Sprintf("unexpected output %q", lastLines(got, 3))
+			detail := fmt.Sprintf("unexpected output %q", runner.LastLines(got, 3))
 			if err != nil {
 				detail = err.Error()
 			}
@@ -216,20 +219,16 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 	return rep, nil
 }
 
-// tool returns the path of an installed tool: the bundled one under the
-// root when satchel installed it, else whatever PATH has.
+// tool returns how to run a tool: the bundled one when satchel installed
+// it, else whatever PATH has.
 func (in *Installer) tool(name string, bundled bool) string {
+	svc := in.services()
 	if bundled {
-		if in.execPrefix {
-			return config.BinDir + "/" + name // resolved inside the namespace
-		}
-		if hp, err := in.path(config.BinDir + "/" + name); err == nil {
-			if _, err := os.Stat(hp); err == nil {
-				return hp
-			}
+		if t := svc.Tool(name); t != "" {
+			return t
 		}
 	}
-	if p, err := in.runner.LookPath(name); err == nil {
+	if p, err := in.o.runner.LookPath(name); err == nil {
 		return p
 	}
 	return name
@@ -243,11 +242,11 @@ func (in *Installer) runUname(ctx context.Context, ctr, rt, image string, bundle
 	shim := runtimeShims[rt]
 	if rt == config.Runsc && !config.RunscShimSupported(containerdVersion) {
 		// As rendered for containerd < 1.7: runsc under the runc shim.
-		args := []string{"-a", in.containerdSocket, "-n", DefaultNamespace, "run", "--rm",
+		args := []string{"-a", in.o.containerdSocket, "-n", DefaultNamespace, "run", "--rm",
 			"--runtime", config.RuncRuntimeType, "--runc-binary", config.BinDir + "/runsc", image, id, "uname", "-r"}
-		return in.runner.Run(ctx, Cmd{Path: ctr, Args: args, Timeout: 3 * time.Minute})
+		return in.o.runner.Run(ctx, runner.Cmd{Path: ctr, Args: args, Timeout: 3 * time.Minute})
 	}
-	args := []string{"-a", in.containerdSocket, "-n", DefaultNamespace, "run", "--rm", "--runtime", shim.typ}
+	args := []string{"-a", in.o.containerdSocket, "-n", DefaultNamespace, "run", "--rm", "--runtime", shim.typ}
 	if rt == config.Runc && bundledRunc {
 		args = append(args, "--runc-binary", config.BinDir+"/runc")
 	}
@@ -262,11 +261,11 @@ func (in *Installer) runUname(ctx context.Context, ctr, rt, image string, bundle
 		cmd = []string{"sh", "-c", "uname -r; sleep 1"}
 	}
 	args = append(append(args, image, id), cmd...)
-	out, err := in.runner.Run(ctx, Cmd{Path: ctr, Args: args, Timeout: 3 * time.Minute})
+	out, err := in.o.runner.Run(ctx, runner.Cmd{Path: ctr, Args: args, Timeout: 3 * time.Minute})
 	if err != nil {
 		// Leave nothing behind when the run failed half-way.
-		in.runner.Run(ctx, Cmd{Path: ctr, Args: []string{"-a", in.containerdSocket, "-n", DefaultNamespace, "tasks", "kill", "-s", "KILL", id}, Timeout: 20 * time.Second})
-		in.runner.Run(ctx, Cmd{Path: ctr, Args: []string{"-a", in.containerdSocket, "-n", DefaultNamespace, "containers", "rm", id}, Timeout: 20 * time.Second})
+		in.o.runner.Run(ctx, runner.Cmd{Path: ctr, Args: []string{"-a", in.o.containerdSocket, "-n", DefaultNamespace, "tasks", "kill", "-s", "KILL", id}, Timeout: 20 * time.Second})
+		in.o.runner.Run(ctx, runner.Cmd{Path: ctr, Args: []string{"-a", in.o.containerdSocket, "-n", DefaultNamespace, "containers", "rm", id}, Timeout: 20 * time.Second})
 	}
 	return out, err
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/satchel-dev/satchel/install/runner"
 )
 
 // TestDoctor runs doctor against a faked running stack: runc shows the
@@ -29,7 +31,7 @@ func testDoctor(t *testing.T, v string) {
 	listen(t, filepath.Join(e.dir, "containerd.sock"))
 	liveCtr := e.runner.handlers["ctr"]
 	var runs []string
-	e.runner.handlers["ctr"] = func(c Cmd, stdin []byte) ([]byte, error) {
+	e.runner.handlers["ctr"] = func(c runner.Cmd, stdin []byte) ([]byte, error) {
 		a := strings.Join(c.Args, " ")
 		switch {
 		case strings.HasSuffix(a, " version"):
@@ -48,11 +50,11 @@ func testDoctor(t *testing.T, v string) {
 		}
 		return liveCtr(c, stdin)
 	}
-	e.runner.handlers["crictl"] = func(c Cmd, _ []byte) ([]byte, error) {
+	e.runner.handlers["crictl"] = func(c runner.Cmd, _ []byte) ([]byte, error) {
 		return []byte(`{"status":{},"config":{"containerd":{"defaultRuntimeName":"runc","runtimes":{"runc":{},"runsc":{},"kata":{}}}}}`), nil
 	}
 	liveDocker := e.runner.handlers["docker"]
-	e.runner.handlers["docker"] = func(c Cmd, stdin []byte) ([]byte, error) {
+	e.runner.handlers["docker"] = func(c runner.Cmd, stdin []byte) ([]byte, error) {
 		if slices.Contains(c.Args, "info") {
 			return []byte(`{"io.containerd.runc.v2":{},"runc":{},"runsc":{"path":"/usr/local/bin/runsc"}}`), nil
 		}
@@ -62,7 +64,7 @@ func testDoctor(t *testing.T, v string) {
 	facts.Kernel = "4.19.90-52.22.v2207.ky10.x86_64"
 	facts.KVM.Present, facts.KVM.Usable, facts.KVM.Error, facts.CPUVirt = false, false, "/dev/kvm does not exist", ""
 	in := e.installer(WithFacts(facts), WithContainerdSocket(filepath.Join(e.dir, "containerd.sock")), WithDockerSocket(filepath.Join(e.dir, "docker.sock")))
-	in.live = true
+	in.o.live = true
 	rep, err := in.Doctor(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +110,7 @@ func testDoctor(t *testing.T, v string) {
 func TestDoctorWithoutContainerd(t *testing.T) {
 	e := newEnv(t, defaultFixture())
 	e.mustApply()
-	e.runner.handlers["ctr"] = func(c Cmd, _ []byte) ([]byte, error) {
+	e.runner.handlers["ctr"] = func(c runner.Cmd, _ []byte) ([]byte, error) {
 		return nil, failed(c, "dial unix "+filepath.Join(e.dir, "none.sock")+": connect: no such file or directory")
 	}
 	rep, err := e.installer(WithContainerdSocket(filepath.Join(e.dir, "none.sock"))).Doctor(context.Background())

@@ -12,6 +12,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/satchel-dev/satchel/install/plan"
+	"github.com/satchel-dev/satchel/install/rootfs"
+	"github.com/satchel-dev/satchel/install/runner"
+	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -24,24 +28,24 @@ type fakeRunner struct {
 	root  string
 	calls []string
 	// handlers by program base name; nil handler: not installed.
-	handlers map[string]func(c Cmd, stdin []byte) ([]byte, error)
+	handlers map[string]func(c runner.Cmd, stdin []byte) ([]byte, error)
 	// paths answers LookPath.
 	paths map[string]string
 }
 
 func newFakeRunner(root string) *fakeRunner {
-	return &fakeRunner{root: root, handlers: map[string]func(Cmd, []byte) ([]byte, error){}, paths: map[string]string{}}
+	return &fakeRunner{root: root, handlers: map[string]func(runner.Cmd, []byte) ([]byte, error){}, paths: map[string]string{}}
 }
 
-func notInstalled(c Cmd) error {
-	return &CommandError{Cmd: c.String(), ExitCode: -1, Err: exec.ErrNotFound}
+func notInstalled(c runner.Cmd) error {
+	return &runner.CommandError{Cmd: c.String(), ExitCode: -1, Err: exec.ErrNotFound}
 }
 
-func failed(c Cmd, msg string) error {
-	return &CommandError{Cmd: c.String(), ExitCode: 1, Stderr: msg, Err: io.ErrUnexpectedEOF}
+func failed(c runner.Cmd, msg string) error {
+	return &runner.CommandError{Cmd: c.String(), ExitCode: 1, Stderr: msg, Err: io.ErrUnexpectedEOF}
 }
 
-func (f *fakeRunner) Run(ctx context.Context, c Cmd) ([]byte, error) {
+func (f *fakeRunner) Run(ctx context.Context, c runner.Cmd) ([]byte, error) {
 	f.mu.Lock()
 	line := strings.ReplaceAll(c.String(), f.root, "<root>")
 	f.calls = append(f.calls, line)
@@ -58,7 +62,7 @@ func (f *fakeRunner) Run(ctx context.Context, c Cmd) ([]byte, error) {
 		return nil, notInstalled(c)
 	case strings.HasPrefix(c.Path, f.root+"/"):
 		c.Stdin = bytes.NewReader(stdin)
-		return ExecRunner{}.Run(ctx, c)
+		return runner.ExecRunner{}.Run(ctx, c)
 	}
 	return nil, notInstalled(c)
 }
@@ -149,7 +153,7 @@ func (e *env) apply(in *Installer) (*Report, error) {
 	return in.Apply(context.Background(), src)
 }
 
-func (e *env) plan(in *Installer) *Plan {
+func (e *env) plan(in *Installer) *plan.Plan {
 	e.t.Helper()
 	src, err := in.Open(context.Background(), e.bundle)
 	if err != nil {
@@ -172,18 +176,18 @@ func (e *env) mustApply(opts ...Option) *Report {
 	return rep
 }
 
-func (e *env) read(p string) string {
+func (e *env) read(p rootfs.Path) string {
 	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.root, p))
+	b, err := os.ReadFile(filepath.Join(e.root, string(p)))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return string(b)
 }
 
-func (e *env) write(p, content string, mode os.FileMode) {
+func (e *env) write(p rootfs.Path, content string, mode os.FileMode) {
 	e.t.Helper()
-	hp := filepath.Join(e.root, p)
+	hp := filepath.Join(e.root, string(p))
 	if err := os.MkdirAll(filepath.Dir(hp), 0o755); err != nil {
 		e.t.Fatal(err)
 	}
@@ -208,4 +212,24 @@ func untar(t testing.TB, b []byte) map[string][]byte {
 		c, _ := io.ReadAll(tr)
 		out[h.Name] = c
 	}
+}
+
+// state reads the root's state.json.
+func (e *env) state() (*state.State, error) {
+	r, err := rootfs.Open(e.root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return state.Read(r)
+}
+
+// readStateAt reads state.json of a root directory.
+func readStateAt(root string) (*state.State, error) {
+	r, err := rootfs.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return state.Read(r)
 }

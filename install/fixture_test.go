@@ -21,6 +21,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/satchel-dev/satchel/install/rootfs"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/verify"
@@ -263,7 +264,7 @@ func buildImage(t testing.TB, store *pack.BlobStore, im fixImage) manifest.Image
 
 // snapshot records a tree: every file's mode and content, every symlink's
 // target, every directory's mode. Equal snapshots mean byte-identical trees.
-func snapshot(t testing.TB, root string, skip ...string) map[string]string {
+func snapshot(t testing.TB, root string, skip ...rootfs.Path) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -275,7 +276,7 @@ func snapshot(t testing.TB, root string, skip ...string) map[string]string {
 			return nil
 		}
 		for _, s := range skip {
-			if rel == s {
+			if rel == string(s) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
@@ -292,6 +293,8 @@ func snapshot(t testing.TB, root string, skip ...string) map[string]string {
 			out[rel] = "symlink " + tg
 		case fi.IsDir():
 			out[rel] = fmt.Sprintf("dir %v", fi.Mode())
+		case !fi.Mode().IsRegular():
+			out[rel] = fmt.Sprintf("special %v", fi.Mode()) // a FIFO would block a read
 		default:
 			b, _ := os.ReadFile(p)
 			out[rel] = fmt.Sprintf("file %v %s", fi.Mode(), manifest.DigestOf("sha256", b))

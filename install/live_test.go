@@ -15,6 +15,10 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/satchel-dev/satchel/install/host"
+	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/plan"
+	"github.com/satchel-dev/satchel/install/runner"
+	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -41,7 +45,7 @@ func newLiveSystem(t *testing.T, r *fakeRunner) *liveSystem {
 	return ls
 }
 
-func (ls *liveSystem) systemctl(c Cmd, _ []byte) ([]byte, error) {
+func (ls *liveSystem) systemctl(c runner.Cmd, _ []byte) ([]byte, error) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if ls.failOn != "" && strings.Contains(c.String(), ls.failOn) {
@@ -80,7 +84,7 @@ func (ls *liveSystem) systemctl(c Cmd, _ []byte) ([]byte, error) {
 }
 
 // ctr -a SOCK -n NS images import -|ls|label ...
-func (ls *liveSystem) ctr(c Cmd, stdin []byte) ([]byte, error) {
+func (ls *liveSystem) ctr(c runner.Cmd, stdin []byte) ([]byte, error) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	a := c.Args
@@ -106,13 +110,13 @@ func (ls *liveSystem) ctr(c Cmd, stdin []byte) ([]byte, error) {
 		if _, ok := ls.images[ns][ref]; !ok {
 			return nil, failed(c, "image not found")
 		}
-		ls.pinned[ns+"/"+ref] = a[7] == PinnedLabel
+		ls.pinned[ns+"/"+ref] = a[7] == images.PinnedLabel
 	case "ls":
 		out := "REF TYPE DIGEST SIZE PLATFORMS LABELS\n"
 		for ref, d := range ls.images[ns] {
 			labels := "-"
 			if ls.pinned[ns+"/"+ref] {
-				labels = PinnedLabel
+				labels = images.PinnedLabel
 			}
 			out += fmt.Sprintf("%s application/vnd.oci.image.index.v1+json %s 2.0 KiB linux/amd64 %s\n", ref, d, labels)
 		}
@@ -124,7 +128,7 @@ func (ls *liveSystem) ctr(c Cmd, stdin []byte) ([]byte, error) {
 }
 
 // docker -H unix://SOCK version|load|image inspect
-func (ls *liveSystem) dockerCLI(c Cmd, stdin []byte) ([]byte, error) {
+func (ls *liveSystem) dockerCLI(c runner.Cmd, stdin []byte) ([]byte, error) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	a := c.Args[2:]
@@ -191,7 +195,7 @@ func (e *env) liveInstaller(opts ...Option) *Installer {
 	base := []Option{WithFacts(liveFacts(e.t, e.root)), WithContainerdSocket(filepath.Join(e.dir, "containerd.sock")),
 		WithDockerSocket(filepath.Join(e.dir, "docker.sock"))}
 	in := e.installer(append(base, opts...)...)
-	in.live = true
+	in.o.live = true
 	return in
 }
 
@@ -208,7 +212,7 @@ func TestApplyLive(t *testing.T) {
 	}
 	var order []string
 	for _, a := range rep.Plan.Changes() {
-		if a.Kind == KindService || a.Kind == KindImage {
+		if a.Kind == plan.KindService || a.Kind == plan.KindImage {
 			order = append(order, a.Describe())
 		}
 	}
@@ -223,7 +227,7 @@ func TestApplyLive(t *testing.T) {
 	if !slices.Equal(order, want) {
 		t.Errorf("order:\n%s\nwant:\n%s", strings.Join(order, "\n"), strings.Join(want, "\n"))
 	}
-	if rep.Plan.ImageMode != ChangeImport {
+	if rep.Plan.ImageMode != plan.ImageImport {
 		t.Errorf("image mode %q", rep.Plan.ImageMode)
 	}
 	for _, ns := range []string{"k8s.io", "default"} {
@@ -244,7 +248,7 @@ func TestApplyLive(t *testing.T) {
 		t.Errorf("docker images: %v", ls.docker)
 	}
 	// No staging on a live system, and no second copy of an image anywhere.
-	if _, err := os.Stat(filepath.Join(e.root, ImageStageDir)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(e.root, string(state.ImageDir))); !os.IsNotExist(err) {
 		t.Errorf("images staged on a live system")
 	}
 	if got := e.read("/etc/systemd/system/containerd.service"); !strings.Contains(got, "ExecStart=/usr/local/bin/containerd") {
@@ -283,11 +287,8 @@ func TestFailedStepRollsBack(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "rolled back") {
 		t.Fatalf("want a rolled-back failure, got %v", err)
 	}
-	got := snapshot(t, e.root)
-	for _, p := range []string{LockPath, StateDir, "/var/lib", "/var"} {
-		delete(got, p)
-	}
-	requireSameTree(t, before, got)
+	// Nothing is left, not even the lock or satchel's directories (issue 7, #15).
+	requireSameTree(t, before, snapshot(t, e.root))
 	if ls.enabled["containerd.service"] || ls.active["containerd.service"] {
 		t.Errorf("containerd left enabled=%v active=%v", ls.enabled["containerd.service"], ls.active["containerd.service"])
 	}
@@ -301,7 +302,7 @@ func TestImportStaged(t *testing.T) {
 	e.mustApply(WithNamespaces("extra"))
 	ls := newLiveSystem(t, e.runner)
 	// The staged import reads archives from disk: the fake ctr gets the path.
-	e.runner.handlers["ctr"] = func(c Cmd, stdin []byte) ([]byte, error) {
+	e.runner.handlers["ctr"] = func(c runner.Cmd, stdin []byte) ([]byte, error) {
 		if len(c.Args) > 6 && c.Args[5] == "import" {
 			b, err := os.ReadFile(c.Args[6])
 			if err != nil {
@@ -335,7 +336,7 @@ func TestImportStaged(t *testing.T) {
 	if len(e.runner.called("ctr")) == 0 || !strings.Contains(e.runner.called("images import")[0], "<root>/usr/local/bin/ctr") {
 		t.Errorf("not imported with the installed ctr: %v", e.runner.called("images import"))
 	}
-	if _, err := os.Stat(filepath.Join(e.root, ImageStageDir)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(e.root, string(state.ImageDir))); !os.IsNotExist(err) {
 		t.Errorf("staging directory left: %v", err)
 	}
 	// Nothing left to do; satchel-images.service's condition is now false.

@@ -3,11 +3,20 @@ package install
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
+
+	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/rootfs"
+	"github.com/satchel-dev/satchel/install/state"
 
 	"github.com/satchel-dev/satchel/internal/version"
 	"github.com/satchel-dev/satchel/manifest"
@@ -41,44 +50,132 @@ func (s *Source) Close() error {
 	return s.bundle.Close()
 }
 
-// Info describes the bundle as state.json and reports record it.
-func (s *Source) info(platform string, components []string) BundleInfo {
-	bi := BundleInfo{
+// info identifies the bundle and how it was trusted; the plan adds the
+// platform and the components it installs.
+func (s *Source) info() state.BundleInfo {
+	bi := state.BundleInfo{
 		Name: s.Index.Name, Version: s.Index.Version, Sequence: s.Index.Sequence,
-		Created: s.Index.Created.UTC().Format("2006-01-02T15:04:05Z"), Platform: platform,
-		Components: components, InsecureSkipSignature: s.Insecure, IndexDigest: s.indexDigest,
-		ComponentVersions: map[string]string{},
+		Created:               s.Index.Created.UTC().Format("2006-01-02T15:04:05Z"),
+		InsecureSkipSignature: s.Insecure, IndexDigest: s.indexDigest,
 	}
 	if s.Key != nil {
 		bi.KeyID, bi.KeySource = s.Key.KeyID, s.Key.Source
 	}
-	for _, c := range s.Index.Components {
-		if contains(components, c.Name) {
-			bi.ComponentVersions[c.Name] = c.Version
-		}
-	}
 	return bi
 }
 
-// trustedKeys loads --key files and <root>/etc/satchel/keys/*.pub.
+// memoArchiveDigest remembers image archive digests across planning rounds.
+func memoArchiveDigest(s *Source, platform string) func(*manifest.Image) (manifest.Digest, error) {
+	memo := map[manifest.Digest]manifest.Digest{}
+	return func(im *manifest.Image) (manifest.Digest, error) {
+		if d, ok := memo[im.Digest]; ok {
+			return d, nil
+		}
+		d, err := images.ArchiveDigest(s.Index, *im, s.bundle, platform)
+		if err == nil {
+			memo[im.Digest] = d
+		}
+		return d, err
+	}
+}
+
+// fileDigest returns the sha256 and size of a host file.
+func fileDigest(p string) (manifest.Digest, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return manifest.FromHash(manifest.SHA256, h), n, nil
+}
+
+// maxKeySize bounds a public key file: a PEM public key is well under 4 KiB.
+const maxKeySize = 64 << 10
+
+// trustedKeys loads --key files and <root>/etc/satchel/keys/*.pub. Key
+// files are read only if they are regular files of a sane size (a FIFO or
+// /dev/zero given as a key must not hang or exhaust the installer), and
+// the key directory is read inside the root without following symlinks:
+// a link planted there must not make the installer read /etc/shadow.
 func (in *Installer) trustedKeys() ([]*verify.Verifier, error) {
 	var keys []*verify.Verifier
-	for _, p := range in.keyFiles {
-		v, err := verify.LoadVerifierFile(p)
+	for _, p := range in.o.keyFiles {
+		b, err := readRegular(p, maxKeySize)
 		if err != nil {
-			return nil, manifest.WithExitCode(err, manifest.ExitVerification)
+			return nil, manifest.VerificationError(manifest.HintError(fmt.Errorf("reading public key: %w", err),
+				"give the publisher's .pub file (a regular file)"))
+		}
+		v, err := loadOneKey(b, p)
+		if err != nil {
+			return nil, manifest.VerificationError(err)
 		}
 		keys = append(keys, v)
 	}
-	dir, err := in.path(KeyDir)
+	names, err := in.root.ReadDir(state.KeyDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, manifest.VerificationError(fmt.Errorf("reading the trusted key directory %s: %w", state.KeyDir, err))
+	}
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".pub") {
+			continue
+		}
+		p := state.KeyDir.Join(n)
+		b, err := in.root.ReadFile(p, maxKeySize)
+		if err != nil {
+			return nil, manifest.VerificationError(manifest.HintError(fmt.Errorf("trusted key %s: %w", p, err),
+				"keys in "+string(state.KeyDir)+" must be regular files (not symlinks) holding one PEM public key"))
+		}
+		v, err := loadOneKey(b, string(p))
+		if err != nil {
+			return nil, manifest.VerificationError(fmt.Errorf("trusted key directory %s: %w", state.KeyDir, err))
+		}
+		keys = append(keys, v)
+	}
+	return keys, nil
+}
+
+// loadOneKey parses a PEM public key file that must hold exactly one key:
+// a second block would otherwise be silently ignored.
+func loadOneKey(b []byte, source string) (*verify.Verifier, error) {
+	rest, n := b, 0
+	for {
+		blk, r := pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		n, rest = n+1, r
+	}
+	if n > 1 {
+		return nil, manifest.HintError(fmt.Errorf("public key %s holds %d PEM blocks", source, n),
+			"put one public key in each file")
+	}
+	return verify.LoadVerifier(b, source)
+}
+
+// readRegular reads a host file only if it is a regular file of at most
+// max bytes, without blocking on a FIFO.
+func readRegular(p string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, err
 	}
-	more, err := verify.LoadKeyDir(dir)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, manifest.WithExitCode(err, manifest.ExitVerification)
+		return nil, err
 	}
-	return append(keys, more...), nil
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is a %s, not a regular file", p, rootfs.TypeName(fi.Mode()))
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%s is %d bytes, more than a key file holds", p, fi.Size())
+	}
+	return io.ReadAll(io.LimitReader(f, max))
 }
 
 // Open opens a bundle and verifies it before anything else looks at it:
@@ -101,6 +198,11 @@ func (in *Installer) OpenUnverified(ctx context.Context, bundlePath string) (*So
 
 func (in *Installer) open(ctx context.Context, bundlePath string, mustVerify bool) (src *Source, err error) {
 	in.phase("verifying " + bundlePath)
+	// Only a regular file: opening a FIFO would block, a device never end.
+	if fi, err := os.Stat(bundlePath); err == nil && !fi.Mode().IsRegular() {
+		return nil, manifest.HintError(fmt.Errorf("opening bundle: %s is a %s, not a file", bundlePath, rootfs.TypeName(fi.Mode())),
+			"give the path of the .satchel file (or its first part, name.satchel.001)")
+	}
 	b, err := pack.OpenPath(bundlePath)
 	if err != nil {
 		return nil, fmt.Errorf("opening bundle: %w", err)
@@ -115,10 +217,10 @@ func (in *Installer) open(ctx context.Context, bundlePath string, mustVerify boo
 	src.indexDigest = manifest.Digest(fmt.Sprintf("sha256:%x", sum))
 
 	switch {
-	case in.insecure:
+	case in.o.insecure:
 		src.Insecure = true
 		in.warnf("INSECURE: --insecure-skip-signature given: the bundle's signature is NOT checked; " +
-			"anyone who could change the file could run code as root here. This is recorded in " + StatePath)
+			"anyone who could change the file could run code as root here. This is recorded in " + string(state.Path))
 	case mustVerify:
 		keys, err := in.trustedKeys()
 		if err != nil {
@@ -126,8 +228,8 @@ func (in *Installer) open(ctx context.Context, bundlePath string, mustVerify boo
 		}
 		if len(keys) == 0 {
 			return nil, manifest.VerificationError(manifest.HintError(
-				errors.New("no trusted public key: none given with --key and none in "+KeyDir),
-				"pass the publisher's key with --key satchel.pub, or install it as "+KeyDir+"/<name>.pub"))
+				errors.New("no trusted public key: none given with --key and none in "+string(state.KeyDir)),
+				"pass the publisher's key with --key satchel.pub, or install it as "+string(state.KeyDir)+"/<name>.pub"))
 		}
 		k, err := verify.VerifySignature(keys, b.IndexJSON(), b.Signature())
 		if err != nil {
@@ -158,7 +260,7 @@ func (in *Installer) open(ctx context.Context, bundlePath string, mustVerify boo
 	if err := checkInstallerVersion(ix.Requirements.Installer); err != nil {
 		return nil, err
 	}
-	if err := in.checkDowngrade(ix); err != nil {
+	if err := in.checkSeries(ix); err != nil {
 		return nil, err
 	}
 	return src, nil
@@ -201,7 +303,7 @@ func (in *Installer) checkTargets(ix *manifest.Index) error {
 						return bad("its blob " + string(f.Blob) + " is not in the bundle")
 					}
 				case manifest.TypeSymlink:
-					if err := verify.CheckLinkTarget(in.root, f.Path, f.Target); err != nil {
+					if err := verify.CheckLinkTarget("/", f.Path, f.Target); err != nil {
 						return manifest.WithExitCode(err, manifest.ExitVerification)
 					}
 				default:
@@ -222,32 +324,38 @@ func (in *Installer) checkTargets(ix *manifest.Index) error {
 	return nil
 }
 
-// checkDowngrade refuses a lower sequence of the installed bundle's series.
-func (in *Installer) checkDowngrade(ix *manifest.Index) error {
+// checkSeries refuses a bundle of another series than the installed one
+// (unless asked), and a sequence lower than any this root has had of the
+// bundle's series (unless asked): a signed bundle of another name must
+// not reset the anti-downgrade counter.
+func (in *Installer) checkSeries(ix *manifest.Index) error {
 	st, err := in.readState()
-	if err != nil {
+	if err != nil || st == nil {
 		return err
 	}
-	if st == nil || st.Bundle.Name != ix.Name || ix.Sequence >= st.Bundle.Sequence {
+	if st.Bundle.Name != ix.Name {
+		if !in.o.allowSeriesChange {
+			return manifest.VerificationError(manifest.Hintf(
+				"pass --allow-series-change if replacing "+st.Bundle.Name+" with "+ix.Name+" is intended",
+				"refusing to change series: %s %s (sequence %d) is installed, this bundle is %s %s",
+				st.Bundle.Name, st.Bundle.Version, st.Bundle.Sequence, ix.Name, ix.Version))
+		}
+		in.warnf("changing series from %s (sequence %d) to %s (sequence %d), as --allow-series-change asks",
+			st.Bundle.Name, st.Bundle.Sequence, ix.Name, ix.Sequence)
+	}
+	hi, seen := st.HighestSequence(ix.Name)
+	if !seen || ix.Sequence >= hi {
 		return nil
 	}
-	if in.allowDowngrade {
-		in.warnf("downgrading %s from sequence %d (%s) to %d (%s), as --allow-downgrade asks",
-			ix.Name, st.Bundle.Sequence, st.Bundle.Version, ix.Sequence, ix.Version)
+	if in.o.allowDowngrade {
+		in.warnf("downgrading %s to sequence %d (%s): this root has had sequence %d, as --allow-downgrade asks",
+			ix.Name, ix.Sequence, ix.Version, hi)
 		return nil
 	}
 	return manifest.VerificationError(manifest.Hintf(
-		"install a bundle with sequence ≥ "+strconv.FormatUint(st.Bundle.Sequence, 10)+", or pass --allow-downgrade if going back is intended",
-		"refusing to downgrade %s: installed sequence %d (version %s), this bundle has sequence %d (version %s)",
-		ix.Name, st.Bundle.Sequence, st.Bundle.Version, ix.Sequence, ix.Version))
-}
-
-func (in *Installer) readState() (*State, error) {
-	p, err := in.path(StatePath)
-	if err != nil {
-		return nil, err
-	}
-	return readState(p)
+		"install a bundle with sequence ≥ "+strconv.FormatUint(hi, 10)+", or pass --allow-downgrade if going back is intended",
+		"refusing to downgrade %s: this root has had sequence %d, this bundle has sequence %d (version %s)",
+		ix.Name, hi, ix.Sequence, ix.Version))
 }
 
 // checkInstallerVersion compares requirements.installer with this build,

@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/satchel-dev/satchel/install/config"
+	"github.com/satchel-dev/satchel/install/plan"
+	"github.com/satchel-dev/satchel/install/runner"
+	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -19,7 +22,7 @@ func TestOptionsReachTheConfigs(t *testing.T) {
 	var applied []string
 	e.runner.paths["kubectl"] = "/usr/bin/kubectl"
 	classes := false
-	e.runner.handlers["kubectl"] = func(c Cmd, _ []byte) ([]byte, error) {
+	e.runner.handlers["kubectl"] = func(c runner.Cmd, _ []byte) ([]byte, error) {
 		applied = append(applied, strings.Join(c.Args, " "))
 		switch c.Args[2] {
 		case "apply":
@@ -28,9 +31,10 @@ func TestOptionsReachTheConfigs(t *testing.T) {
 			}
 			classes = true
 		case "get":
-			if !classes {
-				return nil, failed(c, `runtimeclasses.node.k8s.io "runsc" not found`)
+			if classes {
+				return []byte("runtimeclass.node.k8s.io/runsc\nruntimeclass.node.k8s.io/kata\n"), nil
 			}
+			return nil, nil
 		}
 		return nil, nil
 	}
@@ -53,7 +57,7 @@ func TestOptionsReachTheConfigs(t *testing.T) {
 		t.Errorf("hosts.toml: %s", got)
 	}
 	want := "--kubeconfig /etc/kubernetes/admin.conf apply -f " + filepath.Join(e.root, "etc/satchel/kubernetes/runtimeclasses.yaml")
-	if len(applied) != 1 || applied[0] != want {
+	if len(applied) != 2 || applied[1] != want {
 		t.Errorf("kubectl calls: %q, want %q", applied, want)
 	}
 	applied = nil
@@ -61,7 +65,7 @@ func TestOptionsReachTheConfigs(t *testing.T) {
 	if p.Changed {
 		t.Errorf("re-run wants changes: %v", describeChanges(p))
 	}
-	if len(applied) != 1 || !strings.Contains(applied[0], "get runtimeclass runsc kata") {
+	if len(applied) != 1 || !strings.Contains(applied[0], "get runtimeclass -o name") {
 		t.Errorf("second plan's kubectl calls: %q", applied)
 	}
 }
@@ -75,7 +79,7 @@ func TestNoStartStagesImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Plan.ImageMode != ChangeStage {
+	if rep.Plan.ImageMode != plan.ImageStage {
 		t.Errorf("image mode %s", rep.Plan.ImageMode)
 	}
 	for _, u := range []string{"containerd.service", "docker.service", "satchel-images.service"} {
@@ -86,7 +90,7 @@ func TestNoStartStagesImages(t *testing.T) {
 	if len(e.runner.called("images import")) != 0 {
 		t.Errorf("images imported with --no-start")
 	}
-	if _, err := os.Stat(filepath.Join(e.root, StagedList)); err != nil {
+	if _, err := os.Stat(filepath.Join(e.root, string(state.StagedList))); err != nil {
 		t.Errorf("no staged list: %v", err)
 	}
 }
@@ -107,7 +111,7 @@ func TestUpgradeRemovesAndRestores(t *testing.T) {
 	e.bundle, e.ix = fx.build(t, filepath.Join(e.dir, "v8"), e.key)
 	p := e.plan(e.installer())
 	got := describeChanges(p)
-	for _, want := range []string{"remove file /usr/local/bin/crictl", "restore config /etc/crictl.yaml", "remove completion /etc/bash_completion.d/crictl"} {
+	for _, want := range []string{"remove file /usr/local/bin/crictl", "restore config /etc/crictl.yaml"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("plan lacks %q: %v", want, got)
 		}
@@ -119,12 +123,12 @@ func TestUpgradeRemovesAndRestores(t *testing.T) {
 	if fi, _ := os.Stat(filepath.Join(e.root, "etc/crictl.yaml")); fi.Mode().Perm() != 0o640 {
 		t.Errorf("restored mode %v", fi.Mode())
 	}
-	for _, p := range []string{"/usr/local/bin/crictl", "/etc/bash_completion.d/crictl", OriginalDir + "/etc/crictl.yaml"} {
+	for _, p := range []string{"/usr/local/bin/crictl", "/etc/bash_completion.d/crictl", string(state.OriginalDir) + "/etc/crictl.yaml"} {
 		if _, err := os.Lstat(filepath.Join(e.root, p)); !os.IsNotExist(err) {
 			t.Errorf("%s still there (%v)", p, err)
 		}
 	}
-	st, _ := readState(filepath.Join(e.root, StatePath))
+	st, _ := e.state()
 	if st.Bundle.Sequence != 8 || len(st.History) != 1 || st.History[0].Sequence != 7 {
 		t.Errorf("state after upgrade: %+v history %+v", st.Bundle, st.History)
 	}

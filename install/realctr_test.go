@@ -9,6 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/runner"
 )
 
 // TestImportIntoRealContainerd streams the bundle's images into a real
@@ -49,12 +52,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
-	in := e.installer(WithRunner(ExecRunner{}), WithContainerdSocket(sock))
+	in := e.installer(WithRunner(runner.ExecRunner{}), WithContainerdSocket(sock))
 	ctx := context.Background()
-	for i := 0; i < 100 && !socketExists(sock); i++ {
+	for i := 0; i < 100 && !images.SocketExists(sock); i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := in.waitContainerd(ctx, ctrPath, 20*time.Second); err != nil {
+	if err := in.images().WaitContainerd(ctx, ctrPath, 20*time.Second); err != nil {
 		b, _ := os.ReadFile(filepath.Join(d, "log"))
 		t.Fatalf("%v\n%s", err, b)
 	}
@@ -64,13 +67,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	}
 	defer src.Close()
 	for _, im := range e.ix.Images {
-		if err := in.importImage(ctx, ctrPath, src, hostPlatform, &im, []string{"k8s.io", "default"}); err != nil {
+		if err := in.images().Import(ctx, ctrPath, src.Index, im, src.bundle, hostPlatform, []string{"k8s.io", "default"}); err != nil {
 			b, _ := os.ReadFile(filepath.Join(d, "log"))
-			t.Fatalf("import %s: %v\ncontainerd log:\n%s", im.Ref, err, lastLines(string(b), 20))
+			t.Fatalf("import %s: %v\ncontainerd log:\n%s", im.Ref, err, runner.LastLines(string(b), 20))
 		}
 	}
 	for _, ns := range []string{"k8s.io", "default"} {
-		got, err := in.ctrImages(ctx, ctrPath, ns)
+		got, err := in.images().List(ctx, ctrPath, ns)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,24 +116,24 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		}
 		syscall.Unmount(d+"/docker", syscall.MNT_DETACH)
 	})
-	in = e.installer(WithRunner(ExecRunner{}), WithContainerdSocket(sock), WithDockerSocket(dsock))
+	in = e.installer(WithRunner(runner.ExecRunner{}), WithContainerdSocket(sock), WithDockerSocket(dsock))
 	deadline := time.Now().Add(30 * time.Second)
-	for !in.dockerAnswers(ctx, dockerCLI) {
+	for !in.images().DockerAnswers(ctx, dockerCLI) {
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(filepath.Join(d, "dockerd.log"))
-			t.Skipf("dockerd did not come up here (this is about docker, not satchel):\n%s", lastLines(string(b), 10))
+			t.Skipf("dockerd did not come up here (this is about docker, not satchel):\n%s", runner.LastLines(string(b), 10))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
 	for _, im := range e.ix.Images {
-		if err := in.dockerLoad(ctx, dockerCLI, src, hostPlatform, &im); err != nil {
+		if err := in.images().DockerLoad(ctx, dockerCLI, src.Index, im, src.bundle, hostPlatform); err != nil {
 			t.Fatalf("%v", err)
 		}
-		cfg, err := configDigest(e.ix, src.bundle, im, hostPlatform)
+		cfg, err := images.ConfigDigest(e.ix, src.bundle, im, hostPlatform)
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, err := in.dockerImageID(ctx, dockerCLI, im.Ref)
+		id, err := in.images().DockerImageID(ctx, dockerCLI, im.Ref)
 		if err != nil || id != string(cfg) {
 			t.Errorf("docker image %s: id %q (%v), want %s", im.Ref, id, err, cfg)
 		}

@@ -2,18 +2,26 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/satchel-dev/satchel/install/plan"
+	"github.com/satchel-dev/satchel/install/probe"
+	"github.com/satchel-dev/satchel/install/rootfs"
+	"github.com/satchel-dev/satchel/install/state"
+	"github.com/satchel-dev/satchel/install/txn"
 )
 
 // UninstallReport is what Uninstall did.
 type UninstallReport struct {
 	// NothingInstalled is set when the root had no satchel state.
-	NothingInstalled bool       `json:"nothingInstalled,omitempty"`
-	Bundle           BundleInfo `json:"bundle"`
-	Actions          []Action   `json:"actions"`
+	NothingInstalled bool             `json:"nothingInstalled,omitempty"`
+	Bundle           state.BundleInfo `json:"bundle"`
+	Actions          []plan.Action    `json:"actions"`
 	// Left lists files satchel wrote that were changed since and stay.
 	Left     []string  `json:"left,omitempty"`
 	RunID    string    `json:"runID,omitempty"`
@@ -22,18 +30,19 @@ type UninstallReport struct {
 	Notes    []string  `json:"notes,omitempty"`
 }
 
-// Uninstall removes what the state records: units are disabled (and
+// Uninstall takes back what the state records: units are disabled (and
 // stopped on the running system), every file satchel wrote is removed or,
-// where it replaced one, the original is put back byte for byte; files
-// changed since the install stay and are reported. It is journaled like
-// apply, so an interrupted uninstall is rolled back by the next run.
+// where it replaced one, the original is put back byte for byte; in a
+// configuration people edited since, only satchel's settings are taken
+// out; other files changed since stay and are reported. It is journaled
+// like apply, so an interrupted uninstall is rolled back by the next run.
 func (in *Installer) Uninstall(ctx context.Context) (*UninstallReport, error) {
 	rep := &UninstallReport{}
 	st, err := in.readState()
 	if err != nil {
 		return nil, err
 	}
-	j, err := in.readJournal()
+	j, err := txn.Read(in.root)
 	if err != nil {
 		return nil, err
 	}
@@ -41,90 +50,85 @@ func (in *Installer) Uninstall(ctx context.Context) (*UninstallReport, error) {
 		rep.NothingInstalled = true
 		return rep, nil
 	}
-	unlock, err := in.lock()
+	unlock, _, err := in.lock()
 	if err != nil {
 		return nil, err
 	}
-	locked := true
+	var prune []rootfs.Path
 	defer func() {
-		if locked {
-			unlock()
-		}
+		unlock()
+		in.cleanupIfEmpty(prune...)
 	}()
-	if rep.Recovery, err = in.recover(ctx); err != nil {
+	env := in.env(nil)
+	if rep.Recovery, err = txn.Recover(ctx, env); err != nil {
 		return rep, err
+	}
+	if rep.Recovery != nil {
+		prune = append(prune, rep.Recovery.StateDirs...)
+		prune = append(prune, rep.Recovery.Prune...)
 	}
 	if st, err = in.readState(); err != nil {
 		return rep, err
 	}
 	if st == nil {
-		unlock()
-		locked = false
-		in.cleanupIfEmpty(rep.Recovery)
 		rep.NothingInstalled = true
 		return rep, nil
 	}
 	rep.Bundle = st.Bundle
-
-	p := &Plan{Root: in.root, Live: in.Live(), Online: in.svc.Online(), previous: st}
-	for _, u := range st.Enabled {
-		p.add(Action{Kind: KindService, Change: ChangeDisable, Unit: u})
+	t, err := in.target()
+	if err != nil {
+		return rep, err
 	}
-	unitsGone := false
-	for i := len(st.Files) - 1; i >= 0; i-- {
-		a, err := in.removalAction(st.Files[i])
-		if err != nil {
-			return rep, err
-		}
-		if a == nil {
-			continue
-		}
-		if a.Change == ChangeSkip {
-			rep.Left = append(rep.Left, a.Path)
-		} else if a.Kind == KindUnit {
-			unitsGone = true
-		}
-		p.add(*a)
+	p, left, err := in.uninstallPlan(st, t)
+	if err != nil {
+		return rep, err
 	}
-	if unitsGone && p.Online {
-		p.add(Action{Kind: KindService, Change: ChangeReload})
+	rep.Actions, rep.Left = p.Actions, left
+	run, err := txn.Begin(env, txn.KindUninstall, st.Bundle.Name, st.Bundle.Sequence, nil)
+	if err != nil {
+		return rep, err
 	}
-	slices.Sort(rep.Left)
-	rep.Actions = p.Actions
-
-	r := in.newRun("uninstall", st.Bundle.Name, st.Bundle.Sequence)
-	rep.RunID = r.j.RunID
-	var discard []string
+	rep.RunID = run.ID()
 	for i := range p.Actions {
 		a := &p.Actions[i]
 		if !a.Changes() {
 			continue
 		}
 		in.progress(Event{Kind: EventPhase, Desc: a.Describe()})
-		if err := r.execute(ctx, p, a); err != nil {
-			rep.Steps = len(r.j.Steps)
-			return rep, r.rollback(ctx, fmt.Errorf("%s: %w", a.Describe(), err))
-		}
-		if a.Change == ChangeRestore {
-			discard = append(discard, a.original)
+		if err := run.Execute(ctx, p, a); err != nil {
+			rep.Steps = run.Steps()
+			return rep, rollbackError(run.Rollback(ctx, fmt.Errorf("%s: %w", a.Describe(), err)))
 		}
 	}
 	dirs := slices.Clone(st.Dirs)
 	// Deepest first, so parents empty out before they are tried.
-	slices.SortFunc(dirs, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
-	if err := r.commitState(nil, discard, dirs); err != nil {
-		rep.Steps = len(r.j.Steps)
-		return rep, r.rollback(ctx, fmt.Errorf("removing the state: %w", err))
+	slices.SortFunc(dirs, func(a, b rootfs.Path) int { return strings.Count(string(b), "/") - strings.Count(string(a), "/") })
+	if err := run.Commit(nil, plan.Discards(p), dirs); err != nil {
+		rep.Steps = run.Steps()
+		return rep, rollbackError(run.Rollback(ctx, fmt.Errorf("removing the state: %w", err)))
 	}
-	rep.Steps = len(r.j.Steps)
-	// The lock and satchel's own directories go last.
-	unlock()
-	locked = false
-	in.cleanupIfEmpty(&Recovery{prune: dirs})
+	rep.Steps = run.Steps()
+	prune = append(prune, dirs...)
 	if len(st.Images) > 0 {
 		rep.Notes = append(rep.Notes, "images stay in containerd and Docker; remove them with `ctr -n k8s.io images rm REF` or `docker rmi REF`")
 	}
 	return rep, nil
+}
+
+// uninstallPlan probes the root until plan.Uninstall has all it needs.
+func (in *Installer) uninstallPlan(st *state.State, t plan.Target) (*plan.Plan, []string, error) {
+	tree := plan.NewMapTree()
+	for range maxProbeRounds {
+		p, left, err := plan.Uninstall(plan.UninstallInput{Previous: st, Target: t, Tree: tree})
+		var need *plan.NeedError
+		if !errors.As(err, &need) {
+			return p, left, err
+		}
+		if err := probe.Fill(in.root, tree, need.Entries, need.Contents); err != nil {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, errors.New("internal: the uninstall plan kept asking for more of the tree")
 }
 
 // Status is what status reports.
@@ -133,22 +137,22 @@ type Status struct {
 	Installed bool   `json:"installed"`
 	// Interrupted names the run an interrupted apply or uninstall left a
 	// journal for; the next apply or uninstall repairs it.
-	Interrupted string         `json:"interrupted,omitempty"`
-	Bundle      *BundleInfo    `json:"bundle,omitempty"`
-	When        time.Time      `json:"when,omitempty"`
-	Files       int            `json:"files"`
-	Missing     []string       `json:"missing,omitempty"`
-	Modified    []string       `json:"modified,omitempty"`
-	Units       []string       `json:"units,omitempty"`
-	Enabled     []string       `json:"enabled,omitempty"`
-	Images      []StateImage   `json:"images,omitempty"`
-	History     []HistoryEntry `json:"history,omitempty"`
+	Interrupted string               `json:"interrupted,omitempty"`
+	Bundle      *state.BundleInfo    `json:"bundle,omitempty"`
+	When        time.Time            `json:"when,omitempty"`
+	Files       int                  `json:"files"`
+	Missing     []string             `json:"missing,omitempty"`
+	Modified    []string             `json:"modified,omitempty"`
+	Units       []string             `json:"units,omitempty"`
+	Enabled     []string             `json:"enabled,omitempty"`
+	Images      []state.Image        `json:"images,omitempty"`
+	History     []state.HistoryEntry `json:"history,omitempty"`
 }
 
 // Status reads the state and checks each recorded file against it.
 func (in *Installer) Status(ctx context.Context) (*Status, error) {
-	s := &Status{Root: in.root}
-	j, err := in.readJournal()
+	s := &Status{Root: in.o.root}
+	j, err := txn.Read(in.root)
 	if err != nil {
 		return nil, err
 	}
@@ -166,23 +170,47 @@ func (in *Installer) Status(ctx context.Context) (*Status, error) {
 			continue
 		}
 		s.Files++
-		if strings.HasPrefix(f.Path, ImageStageDir+"/") {
+		if f.Path.Within(state.ImageDir) {
 			continue // removed by the import at first start
 		}
-		hp, err := in.path(f.Path)
-		if err != nil {
-			return nil, err
-		}
-		cur, err := inspect(hp)
-		if err != nil {
-			return nil, err
-		}
+		info, err := in.root.Lstat(f.Path)
 		switch {
-		case cur.Kind == "":
-			s.Missing = append(s.Missing, f.Path)
-		case f.Kind == KindSymlink && cur.Target != f.Target, f.Kind != KindSymlink && cur.Digest != f.Digest:
-			s.Modified = append(s.Modified, f.Path)
+		case errors.Is(err, fs.ErrNotExist):
+			s.Missing = append(s.Missing, string(f.Path))
+			continue
+		case err != nil:
+			return nil, err
+		}
+		modified := false
+		if f.Kind == state.KindSymlink {
+			modified = !info.IsSymlink() || info.Target != f.Target
+		} else if !info.IsRegular() {
+			modified = true
+		} else if d, err := probe.Digest(in.root, f.Path); err != nil || d != f.Digest {
+			modified = true
+		}
+		if modified {
+			s.Modified = append(s.Modified, string(f.Path))
 		}
 	}
 	return s, nil
+}
+
+// Recover rolls back (or finishes) an interrupted apply or uninstall, as
+// the next Apply or Uninstall would first; nil when there was none.
+func (in *Installer) Recover(ctx context.Context) (*Recovery, error) {
+	j, err := txn.Read(in.root)
+	if err != nil || j == nil {
+		return nil, err
+	}
+	unlock, _, err := in.lock()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := txn.Recover(ctx, in.env(nil))
+	unlock()
+	if err == nil && rec != nil {
+		in.cleanupIfEmpty(append(rec.StateDirs, rec.Prune...)...)
+	}
+	return rec, err
 }

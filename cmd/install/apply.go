@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/satchel-dev/satchel/install"
+	"github.com/satchel-dev/satchel/install/plan"
+	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/manifest"
 )
@@ -103,7 +105,7 @@ func runApply(c *cobra.Command, g *globalOptions, o ApplyOptions, file string) e
 	return s.out.Print(rep, func(w io.Writer) { printApply(w, rep) })
 }
 
-func printCheck(w io.Writer, p *install.Plan) {
+func printCheck(w io.Writer, p *plan.Plan) {
 	if !p.Changed {
 		fmt.Fprintf(w, "%s %s is installed and up to date: nothing to do\n", p.Bundle.Name, p.Bundle.Version)
 		return
@@ -125,7 +127,7 @@ func printApply(w io.Writer, r *install.Report) {
 	}
 	printBundleLine(w, "Installed", p)
 	for _, a := range p.Actions {
-		if a.Changes() || a.Change == install.ChangeSkip {
+		if a.Changes() || a.Change == plan.ChangeSkip {
 			fmt.Fprintf(w, "  %s\n", describeShort(&a))
 		}
 	}
@@ -133,8 +135,8 @@ func printApply(w io.Writer, r *install.Report) {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
 	fmt.Fprintf(w, "Done: %d steps in %.1f s (%s).", r.Steps, r.Seconds, summary(p.Summary))
-	if p.ImageMode == install.ChangeStage {
-		fmt.Fprintf(w, " Images are staged in %s and imported by satchel-images.service at first start.", install.ImageStageDir)
+	if p.ImageMode == plan.ImageStage {
+		fmt.Fprintf(w, " Images are staged in %s and imported by satchel-images.service at first start.", state.ImageDir)
 	}
 	fmt.Fprintln(w)
 	if p.Online {
@@ -142,9 +144,9 @@ func printApply(w io.Writer, r *install.Report) {
 	}
 }
 
-func describeShort(a *install.Action) string {
+func describeShort(a *plan.Action) string {
 	s := a.Describe()
-	if a.Note != "" && a.Change == install.ChangeSkip {
+	if a.Note != "" && a.Change == plan.ChangeSkip {
 		s += " (" + a.Note + ")"
 	}
 	return s

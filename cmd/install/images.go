@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/satchel-dev/satchel/install"
+	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/internal/cli"
 )
 
@@ -32,7 +33,7 @@ func newImagesImportCommand(g *globalOptions) *cobra.Command {
 		Use:   "import --staged",
 		Short: "Import the image archives an install staged for first start",
 		Long: `images import --staged imports the archives an apply left in
-` + install.ImageStageDir + ` (when containerd could not be reached: --no-start, or an
+` + string(state.ImageDir) + ` (when containerd could not be reached: --no-start, or an
 install into another --root): each into the containerd namespaces recorded,
 with the installed ctr, pinned so garbage collection keeps it, and into Docker
 when Docker answers. Each archive is removed once imported, and the directory
@@ -89,6 +90,6 @@ func printImport(w io.Writer, r *install.ImportReport) {
 		}
 	}
 	if r.Done {
-		fmt.Fprintf(w, "All staged images imported; %s removed.\n", install.ImageStageDir)
+		fmt.Fprintf(w, "All staged images imported; %s removed.\n", state.ImageDir)
 	}
 }

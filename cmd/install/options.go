@@ -9,6 +9,7 @@ import (
 
 	"github.com/satchel-dev/satchel/install"
 	"github.com/satchel-dev/satchel/install/config"
+	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/manifest"
 )
@@ -32,7 +33,7 @@ type bundleOptions struct {
 
 func (o *bundleOptions) register(c *cobra.Command) {
 	f := c.Flags()
-	f.StringArrayVar(&o.Keys, "key", nil, "trusted public key (repeatable; "+install.KeyDir+"/*.pub are trusted too)")
+	f.StringArrayVar(&o.Keys, "key", nil, "trusted public key (repeatable; "+string(state.KeyDir)+"/*.pub are trusted too)")
 	f.BoolVar(&o.Insecure, "insecure-skip-signature", false, "do NOT check the bundle's signature (loud; recorded in the state)")
 	f.BoolVar(&o.AllowDowngrade, "allow-downgrade", false, "accept a bundle with a lower sequence than the installed one")
 	f.StringSliceVar(&o.Components, "components", nil, "install only these components, e.g. containerd,runc,gvisor")

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/satchel-dev/satchel/install"
 	"github.com/satchel-dev/satchel/install/host"
+	"github.com/satchel-dev/satchel/install/plan"
 	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 )
@@ -60,7 +60,7 @@ func runPlan(c *cobra.Command, g *globalOptions, o PlanOptions, file string) err
 }
 
 // computePlan opens and verifies the bundle and plans the install.
-func computePlan(c *cobra.Command, s *session, o bundleOptions, file string) (*install.Plan, error) {
+func computePlan(c *cobra.Command, s *session, o bundleOptions, file string) (*plan.Plan, error) {
 	opts, err := o.options()
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func computePlan(c *cobra.Command, s *session, o bundleOptions, file string) (*i
 	return p, err
 }
 
-func printBundleLine(w io.Writer, verb string, p *install.Plan) {
+func printBundleLine(w io.Writer, verb string, p *plan.Plan) {
 	b := p.Bundle
 	fmt.Fprintf(w, "%s %s %s (sequence %d) for %s into %s\n", verb, b.Name, b.Version, b.Sequence, b.Platform, p.Root)
 	if b.InsecureSkipSignature {
@@ -106,7 +106,7 @@ func printFindings(w io.Writer, findings []host.Finding) {
 
 // printPlan prints the plan: changes first (configs with their diffs),
 // then a summary.
-func printPlan(w io.Writer, p *install.Plan, all bool) {
+func printPlan(w io.Writer, p *plan.Plan, all bool) {
 	printBundleLine(w, "Plan:", p)
 	if p.Preflight != nil {
 		printFindings(w, p.Preflight.Findings)
@@ -117,7 +117,7 @@ func printPlan(w io.Writer, p *install.Plan, all bool) {
 	changes := p.Changes()
 	fmt.Fprintf(w, "\nChanges (%d):\n", len(changes))
 	for _, a := range p.Actions {
-		if !a.Changes() && !(all || a.Change == install.ChangeSkip) {
+		if !a.Changes() && !(all || a.Change == plan.ChangeSkip) {
 			continue
 		}
 		printAction(w, &a)
@@ -131,29 +131,33 @@ func printPlan(w io.Writer, p *install.Plan, all bool) {
 	fmt.Fprintf(w, "\nSummary: %s\n", summary(p.Summary))
 }
 
-func printAction(w io.Writer, a *install.Action) {
-	what := a.Path
+func printAction(w io.Writer, a *plan.Action) {
+	what := string(a.Path)
+	if a.Via != "" {
+		// Where the bundle named it, and where that leads on this host.
+		what = string(a.Via) + " => " + what
+	}
 	switch {
-	case a.Kind == install.KindService:
+	case a.Kind == plan.KindService:
 		what = a.Unit
-		if a.Change == install.ChangeReload {
+		if a.Change == plan.ChangeReload {
 			what = "systemctl daemon-reload"
 		}
-	case a.Kind == install.KindImage && a.Path == "":
+	case a.Kind == plan.KindImage && a.Path == "":
 		what = a.Ref
 		if len(a.Namespaces) > 0 {
 			what += " -> " + strings.Join(a.Namespaces, ", ")
 		}
-	case a.Kind == install.KindImage:
-		what = a.Ref + " -> " + a.Path
-	case a.Kind == install.KindSymlink:
+	case a.Kind == plan.KindImage:
+		what = a.Ref + " -> " + string(a.Path)
+	case a.Kind == plan.KindSymlink:
 		what += " -> " + a.Target
 	}
 	var extra []string
 	if a.Component != "" {
 		extra = append(extra, a.Component)
 	}
-	if a.Size > 0 && a.Kind != install.KindConfig && a.Kind != install.KindUnit {
+	if a.Size > 0 && a.Kind != plan.KindConfig && a.Kind != plan.KindUnit {
 		extra = append(extra, human.Bytes(a.Size))
 	}
 	if a.Note != "" {
@@ -171,10 +175,10 @@ func printAction(w io.Writer, a *install.Action) {
 	}
 }
 
-func summary(m map[string]int) string {
-	order := []string{install.ChangeNew, install.ChangeReplace, install.ChangeUnchanged, install.ChangeRemove, install.ChangeRestore,
-		install.ChangeGenerate, install.ChangeStage, install.ChangeImport, install.ChangeDockerLoad, install.ChangeReload,
-		install.ChangeEnable, install.ChangeStart, install.ChangeRestart, install.ChangeDisable, install.ChangeKubectl, install.ChangeSkip}
+func summary(m map[plan.Change]int) string {
+	order := []plan.Change{plan.ChangeNew, plan.ChangeReplace, plan.ChangeUnchanged, plan.ChangeRemove, plan.ChangeRestore,
+		plan.ChangeRevert, plan.ChangeStage, plan.ChangeImport, plan.ChangeDockerLoad, plan.ChangeReload,
+		plan.ChangeEnable, plan.ChangeStart, plan.ChangeRestart, plan.ChangeDisable, plan.ChangeKubectl, plan.ChangeSkip}
 	var parts []string
 	for _, k := range order {
 		if m[k] > 0 {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/satchel-dev/satchel/install"
+	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -26,7 +27,7 @@ component needs, /dev/kvm and VT-x/AMD-V for kata, conflicting packaged
 docker/containerd, free disk space, and the bundle's compatibility notes.
 Every finding has an id, a severity and a remedy. It writes nothing.
 
-Without a trusted key (--key or ` + install.KeyDir + `) the bundle's index is read
+Without a trusted key (--key or ` + string(state.KeyDir) + `) the bundle's index is read
 without checking its signature, and the report says so; plan and apply always
 check it. Exit code 4 when an error concerns the whole bundle or a selected
 component; leave failing components out with --components.`,

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/satchel-dev/satchel/install"
+	"github.com/satchel-dev/satchel/install/state"
 )
 
 // StatusOptions configure `satchel-install status`.
@@ -18,7 +19,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Show what is installed, from which bundle, trusted by which key",
-		Long: `status reads ` + install.StatePath + ` and reports the installed bundle (name,
+		Long: `status reads ` + string(state.Path) + ` and reports the installed bundle (name,
 version, sequence, the key that verified it, or that its signature was
 skipped), when it was installed, its components, units and images, and checks
 every recorded file: missing or modified files are listed. An interrupted run

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/satchel-dev/satchel/install"
+	"github.com/satchel-dev/satchel/install/plan"
 )
 
 // UninstallOptions configure `satchel-install uninstall`.
@@ -65,9 +66,9 @@ func printUninstall(w io.Writer, r *install.UninstallReport, root string) {
 	}
 }
 
-func describeTarget(a *install.Action) string {
-	if a.Kind == install.KindService {
+func describeTarget(a *plan.Action) string {
+	if a.Kind == plan.KindService {
 		return a.Unit
 	}
-	return a.Path
+	return string(a.Path)
 }

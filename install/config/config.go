@@ -3,31 +3,36 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"github.com/satchel-dev/satchel/install/rootfs"
 	"strconv"
 	"strings"
 
 	"github.com/satchel-dev/satchel/manifest"
 )
 
-// Paths satchel writes, as seen on the target host (the engine joins them under --root).
+// Paths satchel writes, as seen on the target host (the engine writes them under --root).
 const (
-	ContainerdConfigPath = "/etc/containerd/config.toml"
-	ContainerdDropInDir  = "/etc/containerd/conf.d"
-	ContainerdDropInPath = ContainerdDropInDir + "/satchel.toml"
-	RunscConfigPath      = "/etc/containerd/runsc.toml"
-	KataConfigPath       = "/opt/kata/share/defaults/kata-containers/configuration.toml"
-	RegistryConfigPath   = "/etc/containerd/certs.d"
-	ContainerdSocket     = "/run/containerd/containerd.sock"
-	DaemonJSONPath       = "/etc/docker/daemon.json"
-	CrictlPath           = "/etc/crictl.yaml"
-	UnitDir              = "/etc/systemd/system"
-	ContainerdUnitPath   = UnitDir + "/containerd.service"
-	DockerUnitPath       = UnitDir + "/docker.service"
-	ImagesUnitName       = "satchel-images.service"
-	ImagesUnitPath       = UnitDir + "/" + ImagesUnitName
-	RuntimeClassesPath   = "/etc/satchel/kubernetes/runtimeclasses.yaml"
-	ProfilePath          = "/etc/profile.d/satchel.sh"
-	BinDir               = "/usr/local/bin"
+	ContainerdConfigPath rootfs.Path = "/etc/containerd/config.toml"
+	ContainerdDropInDir  rootfs.Path = "/etc/containerd/conf.d"
+	ContainerdDropInPath rootfs.Path = ContainerdDropInDir + "/satchel.toml"
+	RunscConfigPath      rootfs.Path = "/etc/containerd/runsc.toml"
+	KataConfigPath       rootfs.Path = "/opt/kata/share/defaults/kata-containers/configuration.toml"
+	RegistryConfigPath   rootfs.Path = "/etc/containerd/certs.d"
+	DaemonJSONPath       rootfs.Path = "/etc/docker/daemon.json"
+	CrictlPath           rootfs.Path = "/etc/crictl.yaml"
+	UnitDir              rootfs.Path = "/etc/systemd/system"
+	ContainerdUnitPath   rootfs.Path = UnitDir + "/containerd.service"
+	DockerUnitPath       rootfs.Path = UnitDir + "/docker.service"
+	ImagesUnitName                   = "satchel-images.service"
+	ImagesUnitPath       rootfs.Path = UnitDir + "/" + ImagesUnitName
+	RuntimeClassesPath   rootfs.Path = "/etc/satchel/kubernetes/runtimeclasses.yaml"
+	ProfilePath          rootfs.Path = "/etc/profile.d/satchel.sh"
+)
+
+// Host paths the rendered files name (not files satchel writes).
+const (
+	ContainerdSocket = "/run/containerd/containerd.sock"
+	BinDir           = "/usr/local/bin"
 )
 
 // Runtime names: the containerd runtime handler, the Docker runtime and the
@@ -41,7 +46,7 @@ const (
 // File is one file to write.
 type File struct {
 	// Path is the absolute path on the target host, e.g. /etc/containerd/config.toml.
-	Path string
+	Path rootfs.Path
 	// Data is the complete new content. When it equals the existing content
 	// the caller passed, the file needs no write.
 	Data []byte
@@ -57,7 +62,7 @@ type Result struct {
 }
 
 // File returns the file with the given path.
-func (r *Result) File(path string) (File, bool) {
+func (r *Result) File(path rootfs.Path) (File, bool) {
 	for _, f := range r.Files {
 		if f.Path == path {
 			return f, true

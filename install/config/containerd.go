@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/satchel-dev/satchel/install/rootfs"
 	"io/fs"
 	"maps"
 	"path/filepath"
@@ -165,7 +166,7 @@ func Containerd(opts ContainerdOptions, existing []byte) (Result, error) {
 		return res, err
 	}
 	if slices.Contains(opts.Runtimes, Runsc) && RunscShimSupported(opts.Version) {
-		res.Files = append(res.Files, File{Path: opts.RunscConfigPath, Data: opts.runscTOML(), Mode: 0o644})
+		res.Files = append(res.Files, File{Path: rootfs.Path(opts.RunscConfigPath), Data: opts.runscTOML(), Mode: 0o644})
 	}
 	if err := opts.hostsFiles(&res); err != nil {
 		return res, err
@@ -206,13 +207,13 @@ func (o *ContainerdOptions) check() error {
 
 func (o *ContainerdOptions) defaults() {
 	if o.RunscConfigPath == "" {
-		o.RunscConfigPath = RunscConfigPath
+		o.RunscConfigPath = string(RunscConfigPath)
 	}
 	if o.KataConfigPath == "" {
-		o.KataConfigPath = KataConfigPath
+		o.KataConfigPath = string(KataConfigPath)
 	}
 	if o.RegistryConfigPath == "" {
-		o.RegistryConfigPath = RegistryConfigPath
+		o.RegistryConfigPath = string(RegistryConfigPath)
 	}
 }
 
@@ -413,10 +414,10 @@ func (o *ContainerdOptions) dropIn(res *Result, schema int, root tomlDoc, rootVe
 	if err != nil {
 		return err
 	}
-	if !imported(imports, ContainerdDropInPath) {
-		doc["imports"] = append(imports, ContainerdDropInPath)
+	if !imported(imports, string(ContainerdDropInPath)) {
+		doc["imports"] = append(imports, string(ContainerdDropInPath))
 	}
-	head := header("#", "Created by satchel-install for containerd "+o.Version+". satchel's settings are in "+ContainerdDropInPath+";",
+	head := header("#", "Created by satchel-install for containerd "+o.Version+". satchel's settings are in "+string(ContainerdDropInPath)+";",
 		"put your own here (they are kept; settings in imported files win).")
 	data, err := o.encodeMerged(res, doc, root, existing, head)
 	if err != nil {
@@ -437,7 +438,7 @@ func (o *ContainerdOptions) dropIn(res *Result, schema int, root tomlDoc, rootVe
 		return err
 	}
 	head = header("#", "Written by satchel-install: runtimes, sandbox image and registry settings for containerd "+o.Version+".",
-		"Imported by "+ContainerdConfigPath+"; put your own settings there or in another file. "+ownedNote)
+		"Imported by "+string(ContainerdConfigPath)+"; put your own settings there or in another file. "+ownedNote)
 	res.Files = append(res.Files, File{Path: ContainerdDropInPath, Data: append([]byte(head), body...), Mode: 0o644})
 	return nil
 }
@@ -466,7 +467,7 @@ func imported(imports []any, path string) bool {
 	for _, e := range imports {
 		p := filepath.Clean(e.(string))
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(ContainerdConfigPath), p)
+			p = filepath.Join(filepath.Dir(string(ContainerdConfigPath)), p)
 		}
 		if p == path {
 			return true
@@ -537,7 +538,7 @@ func (o *ContainerdOptions) hostsFiles(res *Result) error {
 		if cur != nil && bytes.Equal(stripHeader(data), stripHeader(cur)) {
 			data = cur
 		}
-		res.Files = append(res.Files, File{Path: p, Data: data, Mode: 0o644})
+		res.Files = append(res.Files, File{Path: rootfs.Path(p), Data: data, Mode: 0o644})
 	}
 	return nil
 }

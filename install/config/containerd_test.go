@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/satchel-dev/satchel/install/rootfs"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -48,13 +50,13 @@ func absent(t *testing.T, doc map[string]any, path ...string) {
 	}
 }
 
-func file(t *testing.T, res Result, path string) []byte {
+func file(t *testing.T, res Result, path rootfs.Path) []byte {
 	t.Helper()
 	f, ok := res.File(path)
 	if !ok {
 		var have []string
 		for _, f := range res.Files {
-			have = append(have, f.Path)
+			have = append(have, string(f.Path))
 		}
 		t.Fatalf("no %s in result; have %v", path, have)
 	}
@@ -124,14 +126,14 @@ func checkRuntimes(t *testing.T, doc map[string]any, schema int, o ContainerdOpt
 		if got := at(t, doc, rt(Runsc, "options", "TypeUrl")...); got != RunscOptionsType {
 			t.Errorf("runsc TypeUrl = %v", got)
 		}
-		if got := at(t, doc, rt(Runsc, "options", "ConfigPath")...); got != RunscConfigPath {
+		if got := at(t, doc, rt(Runsc, "options", "ConfigPath")...); got != string(RunscConfigPath) {
 			t.Errorf("runsc ConfigPath = %v", got)
 		}
 	}
 	if got := at(t, doc, rt(Kata, "runtime_type")...); got != KataRuntimeType {
 		t.Errorf("kata runtime_type = %v", got)
 	}
-	if got := at(t, doc, rt(Kata, "options", "ConfigPath")...); got != KataConfigPath {
+	if got := at(t, doc, rt(Kata, "options", "ConfigPath")...); got != string(KataConfigPath) {
 		t.Errorf("kata ConfigPath = %v", got)
 	}
 	if got := at(t, doc, l.at(l.runtime, "containerd", "default_runtime_name")...); got != o.DefaultRuntime {
@@ -171,7 +173,7 @@ func TestContainerdFresh(t *testing.T) {
 				if got := at(t, main, "version"); got != int64(tc.schema) {
 					t.Errorf("config.toml version = %v, want %d", got, tc.schema)
 				}
-				if got := at(t, main, "imports"); !reflect.DeepEqual(got, []any{ContainerdDropInPath}) {
+				if got := at(t, main, "imports"); !reflect.DeepEqual(got, []any{string(ContainerdDropInPath)}) {
 					t.Errorf("imports = %v", got)
 				}
 				absent(t, main, "plugins") // everything of ours is in the drop-in
@@ -183,7 +185,7 @@ func TestContainerdFresh(t *testing.T) {
 			}
 			checkRuntimes(t, settings, tc.schema, o)
 			l := layoutFor(tc.schema)
-			if got := at(t, settings, l.at(l.images, "registry", "config_path")...); got != RegistryConfigPath {
+			if got := at(t, settings, l.at(l.images, "registry", "config_path")...); got != string(RegistryConfigPath) {
 				t.Errorf("config_path = %v", got)
 			}
 			if got := at(t, settings, l.at(l.runtime, "containerd", "runtimes", Runc, "options", "BinaryName")...); got != "/usr/local/bin/runc" {
@@ -282,7 +284,7 @@ func TestContainerd1xMergeKeepsUserKeys(t *testing.T) {
 		t.Errorf("runc option NoNewKeyring lost: %v", v)
 	}
 	// The user's registry directory is kept, after ours.
-	if v := at(t, got, append(slices.Clone(cri), "registry", "config_path")...); v != RegistryConfigPath+":/etc/docker/certs.d" {
+	if v := at(t, got, append(slices.Clone(cri), "registry", "config_path")...); v != string(RegistryConfigPath)+":/etc/docker/certs.d" {
 		t.Errorf("config_path = %v", v)
 	}
 	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "comments") }) {
@@ -299,7 +301,7 @@ func TestContainerd2xKeepsUserFile(t *testing.T) {
 	}
 	got := mustTOML(t, file(t, res, ContainerdConfigPath))
 	user := mustTOML(t, existing)
-	if imports := got["imports"]; !reflect.DeepEqual(imports, []any{ContainerdDropInPath}) {
+	if imports := got["imports"]; !reflect.DeepEqual(imports, []any{string(ContainerdDropInPath)}) {
 		t.Errorf("imports = %v", imports)
 	}
 	delete(got, "imports")
@@ -310,7 +312,7 @@ func TestContainerd2xKeepsUserFile(t *testing.T) {
 	checkRuntimes(t, drop, 3, o)
 	// The drop-in's config_path replaces the root's in containerd's merge, so
 	// it must carry the user's directory too.
-	if v := at(t, drop, "plugins", "io.containerd.cri.v1.images", "registry", "config_path"); v != RegistryConfigPath+":/etc/docker/certs.d" {
+	if v := at(t, drop, "plugins", "io.containerd.cri.v1.images", "registry", "config_path"); v != string(RegistryConfigPath)+":/etc/docker/certs.d" {
 		t.Errorf("config_path = %v", v)
 	}
 }
@@ -401,7 +403,7 @@ func TestContainerdImportsGlob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := mustTOML(t, file(t, res, ContainerdConfigPath))["imports"]; !reflect.DeepEqual(got, []any{"/etc/site/*.toml", ContainerdDropInPath}) {
+	if got := mustTOML(t, file(t, res, ContainerdConfigPath))["imports"]; !reflect.DeepEqual(got, []any{"/etc/site/*.toml", string(ContainerdDropInPath)}) {
 		t.Errorf("imports = %v, want the user's entry kept and ours appended", got)
 	}
 }
@@ -460,12 +462,12 @@ func TestContainerdIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			written := map[string][]byte{}
+			written := map[rootfs.Path][]byte{}
 			for _, f := range first.Files {
 				written[f.Path] = f.Data
 			}
 			o.ReadFile = func(p string) ([]byte, error) {
-				if b, ok := written[p]; ok {
+				if b, ok := written[rootfs.Path(p)]; ok {
 					return b, nil
 				}
 				return nil, os.ErrNotExist
@@ -476,7 +478,7 @@ func TestContainerdIdempotent(t *testing.T) {
 			}
 			for _, f := range second.Files {
 				if !bytes.Equal(f.Data, written[f.Path]) {
-					t.Errorf("%s from %q: second render of %s differs:\n%s", v, start, f.Path, Diff(f.Path, written[f.Path], f.Data))
+					t.Errorf("%s from %q: second render of %s differs:\n%s", v, start, f.Path, Diff(string(f.Path), written[f.Path], f.Data))
 				}
 			}
 			if len(second.Files) != len(first.Files) {

@@ -21,8 +21,9 @@ type CrictlOptions struct {
 // socket; timeout and debug (false) are added only when missing, so a user's
 // choice stays. Other keys are kept. existing nil or blank: none. Comments are
 // not kept when the file changes (the engine keeps a backup); when nothing
-// changes, existing is returned as it is.
-func Crictl(existing []byte, opts CrictlOptions) ([]byte, error) {
+// changes, existing is returned as it is. A user's endpoint that is
+// replaced is named in a warning.
+func Crictl(existing []byte, opts CrictlOptions) ([]byte, []string, error) {
 	if opts.Endpoint == "" {
 		opts.Endpoint = ContainerdSocket
 	}
@@ -33,7 +34,7 @@ func Crictl(existing []byte, opts CrictlOptions) ([]byte, error) {
 	if len(bytes.TrimSpace(existing)) > 0 {
 		var v any
 		if err := yaml.Unmarshal(existing, &v); err != nil {
-			return nil, hintf("fix the YAML, or move the file aside; satchel will not overwrite a file it cannot read",
+			return nil, nil, hintf("fix the YAML, or move the file aside; satchel will not overwrite a file it cannot read",
 				"parsing %s: %w", CrictlPath, err)
 		}
 		switch m := v.(type) {
@@ -41,14 +42,19 @@ func Crictl(existing []byte, opts CrictlOptions) ([]byte, error) {
 			doc = m
 		case nil: // only comments
 		default:
-			return nil, hintf("crictl.yaml must be a mapping of keys, e.g. runtime-endpoint: unix:///run/containerd/containerd.sock",
+			return nil, nil, hintf("crictl.yaml must be a mapping of keys, e.g. runtime-endpoint: unix:///run/containerd/containerd.sock",
 				"%s is a YAML %T, not a mapping", CrictlPath, v)
 		}
 	}
 	orig := deepCopy(doc)
 	ep := "unix://" + opts.Endpoint
-	doc["runtime-endpoint"] = ep
-	doc["image-endpoint"] = ep
+	var warns []string
+	for _, k := range []string{"runtime-endpoint", "image-endpoint"} {
+		if old, ok := doc[k]; ok && old != ep {
+			warns = append(warns, fmt.Sprintf("%s: %s was %v; satchel points it at the installed containerd (%s). Uninstall puts your value back.", CrictlPath, k, old, ep))
+		}
+		doc[k] = ep
+	}
 	if _, ok := doc["timeout"]; !ok {
 		doc["timeout"] = opts.Timeout
 	}
@@ -57,15 +63,15 @@ func Crictl(existing []byte, opts CrictlOptions) ([]byte, error) {
 	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Compare as decoded by the same parser: numbers in orig are float64.
 	var again map[string]any
 	if err := yaml.Unmarshal(out, &again); err != nil {
-		return nil, fmt.Errorf("crictl.yaml: internal error: %w", err)
+		return nil, nil, fmt.Errorf("crictl.yaml: internal error: %w", err)
 	}
 	if len(bytes.TrimSpace(existing)) > 0 && reflect.DeepEqual(again, orig) {
-		return existing, nil
+		return existing, nil, nil
 	}
-	return out, nil
+	return out, warns, nil
 }

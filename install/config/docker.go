@@ -60,7 +60,7 @@ func DaemonJSON(existing []byte, opts DockerOptions) ([]byte, []string, error) {
 			err = fmt.Errorf("data after the JSON object")
 		}
 		if err != nil {
-			return nil, nil, hintf("fix the JSON (check it with `python3 -m json.tool "+DaemonJSONPath+"`), or move the file aside; satchel never overwrites a daemon.json it cannot read",
+			return nil, nil, hintf("fix the JSON (check it with `python3 -m json.tool "+string(DaemonJSONPath)+"`), or move the file aside; satchel never overwrites a daemon.json it cannot read",
 				"parsing %s: %w", DaemonJSONPath, err)
 		}
 		m, ok := v.(map[string]any)

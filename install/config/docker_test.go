@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/satchel-dev/satchel/manifest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/satchel-dev/satchel/manifest"
 )
 
 func mustJSON(t *testing.T, b []byte) map[string]any {
@@ -158,7 +159,7 @@ func TestDaemonJSONErrors(t *testing.T) {
 }
 
 func TestCrictl(t *testing.T) {
-	b, err := Crictl(nil, CrictlOptions{})
+	b, _, err := Crictl(nil, CrictlOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestCrictl(t *testing.T) {
 	}
 
 	existing := readTestdata(t, "crictl-user.yaml")
-	b, err = Crictl(existing, CrictlOptions{})
+	b, warns, err := Crictl(existing, CrictlOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,16 +188,20 @@ func TestCrictl(t *testing.T) {
 	if got := mustYAML(t, b); !reflect.DeepEqual(got, want) {
 		t.Errorf("merged crictl.yaml = %v, want %v", got, want)
 	}
-	again, err := Crictl(b, CrictlOptions{})
+	// The user's endpoint was replaced: said in a warning (issue 7, #15).
+	if len(warns) != 1 || !strings.Contains(warns[0], "runtime-endpoint was unix:///var/run/old.sock") {
+		t.Errorf("warnings: %q", warns)
+	}
+	again, _, err := Crictl(b, CrictlOptions{})
 	if err != nil || !bytes.Equal(again, b) {
 		t.Errorf("not idempotent (%v):\n%s", err, Diff("crictl.yaml", b, again))
 	}
 	for _, bad := range []string{"a: [", "- a\n- b\n"} {
-		if _, err := Crictl([]byte(bad), CrictlOptions{}); err == nil {
+		if _, _, err := Crictl([]byte(bad), CrictlOptions{}); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}
-	if b, err := Crictl([]byte("# only a comment\n"), CrictlOptions{}); err != nil || mustYAML(t, b)["timeout"] != float64(10) {
+	if b, _, err := Crictl([]byte("# only a comment\n"), CrictlOptions{}); err != nil || mustYAML(t, b)["timeout"] != float64(10) {
 		t.Errorf("comment-only file: %s, %v", b, err)
 	}
 }

@@ -43,8 +43,19 @@ func RuntimeClasses(runtimes []string) ([]byte, error) {
 		return nil, nil
 	}
 	head := header("#", "Written by satchel-install: RuntimeClasses for the installed sandboxed runtimes.",
-		"Apply with: kubectl apply -f "+RuntimeClassesPath)
+		"Apply with: kubectl apply -f "+string(RuntimeClassesPath))
 	return append([]byte(head+"---\n"), bytes.Join(docs, []byte("---\n"))...), nil
+}
+
+// RuntimeClassNames are the RuntimeClasses RuntimeClasses renders for runtimes.
+func RuntimeClassNames(runtimes []string) []string {
+	var out []string
+	for _, h := range []string{Runsc, Kata} {
+		if slices.Contains(runtimes, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // ProfileScript renders /etc/profile.d/satchel.sh: it puts each of dirs

@@ -123,7 +123,7 @@ func writeContainerd(t *testing.T, dir string, res Result) string {
 			doc := mustTOML(t, data)
 			if imps, ok := doc["imports"].([]any); ok {
 				for i, imp := range imps {
-					if imp == ContainerdDropInPath {
+					if imp == string(ContainerdDropInPath) {
 						imps[i] = "conf.d/satchel.toml"
 					}
 				}
@@ -133,7 +133,7 @@ func writeContainerd(t *testing.T, dir string, res Result) string {
 				t.Fatal(err)
 			}
 		}
-		p := filepath.Join(dir, f.Path)
+		p := filepath.Join(dir, string(f.Path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func writeContainerd(t *testing.T, dir string, res Result) string {
 			t.Fatal(err)
 		}
 	}
-	return filepath.Join(dir, ContainerdConfigPath)
+	return filepath.Join(dir, string(ContainerdConfigPath))
 }
 
 func TestRealContainerdConfigDump(t *testing.T) {
@@ -174,7 +174,7 @@ func TestRealContainerdConfigDump(t *testing.T) {
 			checkRuntimes(t, dump, schema, o)
 			l := layoutFor(schema)
 			paths := strings.Split(at(t, dump, l.at(l.images, "registry", "config_path")...).(string), ":")
-			if paths[0] != RegistryConfigPath {
+			if paths[0] != string(RegistryConfigPath) {
 				t.Errorf("config_path = %v", paths)
 			}
 			if got := at(t, dump, l.at(l.runtime, "containerd", "runtimes", Kata, "privileged_without_host_devices")...); got != true {

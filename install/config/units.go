@@ -29,6 +29,17 @@ func (o *UnitOptions) defaults() {
 	}
 }
 
+// ServiceUnit renders the unit of a service satchel installs, by name.
+func ServiceUnit(name string, opts UnitOptions) ([]byte, error) {
+	switch name {
+	case "containerd.service":
+		return ContainerdUnit(opts), nil
+	case "docker.service":
+		return DockerUnit(opts), nil
+	}
+	return nil, fmt.Errorf("internal: no unit for %q", name)
+}
+
 // ContainerdUnit renders containerd.service, modelled on containerd's own unit.
 func ContainerdUnit(opts UnitOptions) []byte {
 	opts.defaults()

@@ -300,6 +300,8 @@ type Info struct {
 	// Target is a symlink's text.
 	Target  string
 	ModTime time.Time
+	// Dev and Inode identify the file (hard links share them).
+	Dev, Inode uint64
 }
 
 // IsRegular, IsDir and IsSymlink classify Info.Mode.
@@ -363,7 +365,7 @@ func infoOf(st *unix.Stat_t) Info {
 	case unix.S_IFBLK:
 		m |= fs.ModeDevice
 	}
-	return Info{Mode: m, Size: st.Size, UID: int(st.Uid), GID: int(st.Gid), ModTime: time.Unix(st.Mtim.Unix())}
+	return Info{Mode: m, Size: st.Size, UID: int(st.Uid), GID: int(st.Gid), ModTime: time.Unix(st.Mtim.Unix()), Dev: uint64(st.Dev), Inode: st.Ino}
 }
 
 func isNotExist(err error) bool {
@@ -556,7 +558,7 @@ func (r *Root) MissingDirs(p Path) ([]Path, error) {
 }
 
 // MkdirAll creates p and its missing parents with mode 0755 and returns
-// the ones it created, outermost first.
+// the ones it created itself, outermost first.
 func (r *Root) MkdirAll(p Path) ([]Path, error) {
 	dirs, err := r.MissingDirs(p)
 	if err != nil {
@@ -564,10 +566,15 @@ func (r *Root) MkdirAll(p Path) ([]Path, error) {
 	}
 	var made []Path
 	for _, d := range dirs {
-		if err := r.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		err := r.Mkdir(d, 0o755)
+		switch {
+		case errors.Is(err, fs.ErrExist):
+			// Someone else made it meanwhile: not ours to record.
+		case err != nil:
 			return made, err
+		default:
+			made = append(made, d)
 		}
-		made = append(made, d)
 	}
 	return made, nil
 }
@@ -773,3 +780,84 @@ func typeName(m fs.FileMode) string {
 // TypeName names a file mode's type for people ("named pipe (FIFO)",
 // "symlink", …), instead of Go's "p---------".
 func TypeName(m fs.FileMode) string { return typeName(m) }
+
+// OpenAppend opens (creating with perm) a regular file for appending,
+// without following a final symlink.
+func (r *Root) OpenAppend(p Path, perm fs.FileMode) (*os.File, error) {
+	dfd, name, err := r.parent(p, "open")
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dfd)
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return nil, &PathError{Op: "open", Path: string(p), Err: toFS(err)}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, &PathError{Op: "open", Path: string(p), Err: ErrNotRegular}
+	}
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+		unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
+	}
+	return os.NewFile(uintptr(fd), r.HostPath(p)), nil
+}
+
+// CopyFile makes dst a copy of the regular file or symlink src (same mode
+// and owner): a hard link when possible, since every later change to src
+// is a rename that leaves the old inode alone; a copy otherwise. tmp is
+// the temporary name used in dst's directory.
+func (r *Root) CopyFile(src, dst Path, tmp string) error {
+	info, err := r.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if _, err := r.MkdirAll(dst.Dir()); err != nil {
+		return err
+	}
+	switch {
+	case info.IsSymlink():
+		return r.Symlink(info.Target, dst, tmp)
+	case info.IsRegular():
+		t := dst.Dir().Join(tmp)
+		if err := r.Remove(t); err != nil {
+			return err
+		}
+		if err := r.Link(src, t); err == nil {
+			if err := r.Rename(t, dst); err != nil {
+				r.Remove(t)
+				return err
+			}
+			return nil
+		}
+		f, err := r.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return r.WriteFile(dst, tmp, f, info.Mode.Perm(), Owner{UID: info.UID, GID: info.GID})
+	}
+	return &PathError{Op: "copy", Path: string(src), Err: fmt.Errorf("a %s, not a file or symlink", typeName(info.Mode))}
+}
+
+// ErrLocked is returned by Lock when another process holds the root's lock.
+var ErrLocked = errors.New("locked by another process")
+
+// Lock takes an exclusive advisory lock (flock) on the root directory
+// itself, without waiting: no file or directory has to be created to
+// take it, so two installers never race to create one.
+func (r *Root) Lock() (unlock func(), err error) {
+	fd, err := unix.Openat(r.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &PathError{Op: "lock", Path: "/", Err: err}
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, ErrLocked
+		}
+		return nil, &PathError{Op: "lock", Path: "/", Err: err}
+	}
+	return func() { unix.Close(fd) }, nil
+}

@@ -1,4 +1,4 @@
-package install
+package runner
 
 import (
 	"context"
@@ -17,11 +17,11 @@ func TestExecRunner(t *testing.T) {
 	}
 	_, err = r.Run(ctx, Cmd{Path: "/bin/sh", Args: []string{"-c", "echo one >&2; echo two >&2; exit 3"}})
 	var ce *CommandError
-	if !errors.As(err, &ce) || ce.ExitCode != 3 || !strings.Contains(err.Error(), "one | two") || notStarted(err) {
+	if !errors.As(err, &ce) || ce.ExitCode != 3 || !strings.Contains(err.Error(), "one | two") || NotStarted(err) {
 		t.Errorf("failing command: %#v", err)
 	}
 	_, err = r.Run(ctx, Cmd{Path: "/nonexistent/tool"})
-	if !notStarted(err) {
+	if !NotStarted(err) {
 		t.Errorf("missing program not recognized: %v", err)
 	}
 	_, err = r.Run(ctx, Cmd{Path: "/bin/sleep", Args: []string{"5"}, Timeout: 100 * time.Millisecond})

@@ -1,7 +1,12 @@
-package install
+// Package images moves the bundle's OCI images into containerd and Docker:
+// deterministic image archives streamed from the bundle's blobs, `ctr images
+// import` and pinning, `docker load`, and archives staged for import at
+// first start.
+package images
 
 import (
 	"archive/tar"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,9 +19,9 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 )
 
-// blobReader gives the stored bytes of a blob after checking its digest
+// BlobReader gives the stored bytes of a blob after checking its digest
 // (pack.Bundle.OpenBlob does).
-type blobReader interface {
+type BlobReader interface {
 	OpenBlob(d manifest.Digest) (io.Reader, error)
 }
 
@@ -33,9 +38,9 @@ func isIndexMedia(mt string) bool {
 // maxManifestSize bounds the JSON documents read into memory.
 const maxManifestSize = 4 << 20
 
-// archiveSize returns the number of bytes writeImageArchive will write,
+// ArchiveSize returns the number of bytes WriteArchive will write,
 // for progress displays.
-func archiveSize(ix *manifest.Index, im manifest.Image) int64 {
+func ArchiveSize(ix *manifest.Index, im manifest.Image) int64 {
 	var n int64 = 8 * 1024 // headers and the small JSON files, roughly
 	for _, d := range im.Blobs {
 		if b, ok := ix.Blob(d); ok {
@@ -45,10 +50,10 @@ func archiveSize(ix *manifest.Index, im manifest.Image) int64 {
 	return n
 }
 
-// imageRefNames splits a reference into the name containerd records
+// RefNames splits a reference into the name containerd records
 // (the full reference) and the OCI ref.name annotation (the tag, as
 // containerd's exporter writes it), plus the "name:tag" Docker needs.
-func imageRefNames(ref string) (full, ociName, dockerTag string) {
+func RefNames(ref string) (full, ociName, dockerTag string) {
 	full = ref
 	nameTag, _, _ := strings.Cut(ref, "@")
 	slash := strings.LastIndex(nameTag, "/")
@@ -62,13 +67,13 @@ func imageRefNames(ref string) (full, ociName, dockerTag string) {
 
 func digestOf(d manifest.Digest) digest.Digest { return digest.Digest(d) }
 
-// writeImageArchive writes an image as an OCI image layout in a tar stream:
+// WriteArchive writes an image as an OCI image layout in a tar stream:
 // oci-layout, index.json (annotated with the reference, so `ctr images
 // import` names the image), a Docker manifest.json for the host platform
 // (so `docker load` accepts the same stream), and blobs/sha256/<hex>. Blobs
 // are streamed from the bundle; nothing is copied to disk. The output is
 // deterministic, so a staged archive compares equal across runs.
-func writeImageArchive(w io.Writer, ix *manifest.Index, im manifest.Image, blobs blobReader, platform string, progress func(int64)) error {
+func WriteArchive(w io.Writer, ix *manifest.Index, im manifest.Image, blobs BlobReader, platform string, progress func(int64)) error {
 	mtime := ix.Created.UTC().Truncate(time.Second)
 	tw := tar.NewWriter(w)
 	put := func(name string, b []byte) error {
@@ -82,7 +87,7 @@ func writeImageArchive(w io.Writer, ix *manifest.Index, im manifest.Image, blobs
 	if !ok {
 		return manifest.VerificationError(fmt.Errorf("image %s: blob %s is not in the bundle", im.Ref, im.Digest))
 	}
-	full, ociName, dockerTag := imageRefNames(im.Ref)
+	full, ociName, dockerTag := RefNames(im.Ref)
 	layout, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
 	index := ocispec.Index{
 		MediaType: ocispec.MediaTypeImageIndex,
@@ -168,7 +173,7 @@ func closeReader(r io.Reader) {
 
 // platformManifest returns the image's manifest for platform (the image
 // itself when it is a single manifest), or nil when the bundle holds none.
-func platformManifest(ix *manifest.Index, im manifest.Image, blobs blobReader, platform string) (*ocispec.Manifest, error) {
+func platformManifest(ix *manifest.Index, im manifest.Image, blobs BlobReader, platform string) (*ocispec.Manifest, error) {
 	mt, b, err := readJSONBlob(ix, blobs, im.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", im.Ref, err)
@@ -208,7 +213,7 @@ func platformManifest(ix *manifest.Index, im manifest.Image, blobs blobReader, p
 
 // dockerManifest builds manifest.json for the host platform's manifest, or
 // returns nil when the bundle holds no manifest for it.
-func dockerManifest(ix *manifest.Index, im manifest.Image, blobs blobReader, platform, tag string) ([]byte, error) {
+func dockerManifest(ix *manifest.Index, im manifest.Image, blobs BlobReader, platform, tag string) ([]byte, error) {
 	m, err := platformManifest(ix, im, blobs, platform)
 	if err != nil || m == nil {
 		return nil, err
@@ -228,7 +233,7 @@ func dockerManifest(ix *manifest.Index, im manifest.Image, blobs blobReader, pla
 }
 
 // readJSONBlob reads a small JSON blob and returns its declared mediaType.
-func readJSONBlob(ix *manifest.Index, blobs blobReader, d manifest.Digest) (string, []byte, error) {
+func readJSONBlob(ix *manifest.Index, blobs BlobReader, d manifest.Digest) (string, []byte, error) {
 	info, ok := ix.Blob(d)
 	if !ok {
 		return "", nil, manifest.VerificationError(fmt.Errorf("blob %s is not in the bundle", d))
@@ -264,4 +269,14 @@ func platformMatches(want string, p *ocispec.Platform) bool {
 		return false
 	}
 	return true
+}
+
+// ArchiveDigest is the sha256 of the archive WriteArchive writes: the
+// archive is deterministic, so a staged copy can be compared with it.
+func ArchiveDigest(ix *manifest.Index, im manifest.Image, blobs BlobReader, platform string) (manifest.Digest, error) {
+	h := sha256.New()
+	if err := WriteArchive(h, ix, im, blobs, platform, nil); err != nil {
+		return "", err
+	}
+	return manifest.FromHash(manifest.SHA256, h), nil
 }

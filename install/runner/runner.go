@@ -1,4 +1,8 @@
-package install
+// Package runner runs the external commands the installer needs (systemctl,
+// ctr, docker, kubectl) behind one interface, so tests substitute a
+// recording fake and the end-to-end harness a runner that enters another
+// mount namespace.
+package runner
 
 import (
 	"bytes"
@@ -48,16 +52,16 @@ type CommandError struct {
 func (e *CommandError) Error() string {
 	msg := fmt.Sprintf("%s: %v", e.Cmd, e.Err)
 	if s := strings.TrimSpace(e.Stderr); s != "" {
-		msg += ": " + lastLines(s, 5)
+		msg += ": " + LastLines(s, 5)
 	}
 	return msg
 }
 
 func (e *CommandError) Unwrap() error { return e.Err }
 
-// notStarted reports whether err means the program could not be executed
+// NotStarted reports whether err means the program could not be executed
 // at all (absent, not executable, wrong architecture), as opposed to failing.
-func notStarted(err error) bool {
+func NotStarted(err error) bool {
 	var ce *CommandError
 	if errors.As(err, &ce) && ce.ExitCode == -1 {
 		return true
@@ -65,7 +69,7 @@ func notStarted(err error) bool {
 	return errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)
 }
 
-func lastLines(s string, n int) string {
+func LastLines(s string, n int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
