@@ -17,25 +17,27 @@ import (
 // bundleOptions are the flags of the commands that read a bundle
 // (preflight, plan, apply): trust and what to install how.
 type bundleOptions struct {
-	Keys             []string
-	Insecure         bool
-	AllowDowngrade   bool
-	Components       []string
-	NoStart          bool
-	DefaultRuntime   string
-	RegistryMirrors  []string
-	Namespaces       []string
-	Kubeconfig       string
-	RestrictOOM      bool
-	ContainerdSocket string
-	DockerSocket     string
+	Keys              []string
+	Insecure          bool
+	AllowDowngrade    bool
+	AllowSeriesChange bool
+	Components        []string
+	NoStart           bool
+	DefaultRuntime    string
+	RegistryMirrors   []string
+	Namespaces        []string
+	Kubeconfig        string
+	RestrictOOM       bool
+	ContainerdSocket  string
+	DockerSocket      string
 }
 
 func (o *bundleOptions) register(c *cobra.Command) {
 	f := c.Flags()
 	f.StringArrayVar(&o.Keys, "key", nil, "trusted public key (repeatable; "+string(state.KeyDir)+"/*.pub are trusted too)")
 	f.BoolVar(&o.Insecure, "insecure-skip-signature", false, "do NOT check the bundle's signature (loud; recorded in the state)")
-	f.BoolVar(&o.AllowDowngrade, "allow-downgrade", false, "accept a bundle with a lower sequence than the installed one")
+	f.BoolVar(&o.AllowDowngrade, "allow-downgrade", false, "accept a bundle with a lower sequence than this root has had of its series")
+	f.BoolVar(&o.AllowSeriesChange, "allow-series-change", false, "accept a bundle of another series (name) than the installed one")
 	f.StringSliceVar(&o.Components, "components", nil, "install only these components, e.g. containerd,runc,gvisor")
 	f.BoolVar(&o.NoStart, "no-start", false, "enable services but do not start them; images are imported at first start")
 	f.StringVar(&o.DefaultRuntime, "default-runtime", "", "default runtime of containerd's CRI and Docker: runc, runsc or kata")
@@ -52,6 +54,7 @@ func (o *bundleOptions) options() ([]install.Option, error) {
 		install.WithKeys(o.Keys...),
 		install.WithInsecureSkipSignature(o.Insecure),
 		install.WithAllowDowngrade(o.AllowDowngrade),
+		install.WithAllowSeriesChange(o.AllowSeriesChange),
 		install.WithComponents(o.Components...),
 		install.WithNoStart(o.NoStart),
 		install.WithNamespaces(o.Namespaces...),
