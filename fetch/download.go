@@ -213,7 +213,7 @@ func (f *Fetcher) fail(t *transfer, err error, attempts int) error {
 			"the server refused access (object stores also answer 403 for a missing file); check the URL; "+mirrorHint(t.mirror))
 	case errors.As(err, &st):
 		return manifest.HintError(fmt.Errorf("fetching %s: %w (after %d attempts)", where, err, attempts),
-			"the server answers too slowly or not at all; try again later, or fetch through a mirror with --mirror FROM=TO; "+mirrorHint(t.mirror))
+			"the server answers too slowly or not at all; try again later, or fetch through a mirror; "+mirrorHint(t.mirror))
 	case isRedirectLoop(err):
 		return manifest.HintError(fmt.Errorf("fetching %s: %w", where, err),
 			"the server redirects in a loop; check the URL; "+mirrorHint(t.mirror))
@@ -342,7 +342,7 @@ func (f *Fetcher) attempt(ctx context.Context, t *transfer) (manifest.Digest, in
 			// what the artifact may be.
 			if total >= 0 && done+int64(nr) > total {
 				return "", 0, &sizeError{msg: fmt.Sprintf("server sent more than the %d bytes it announced", total),
-					hint: "the server is broken or hostile; fetch through another mirror with --mirror FROM=TO"}
+					hint: "the server is broken or hostile; fetch through another mirror"}
 			}
 			if done+int64(nr) > limit {
 				return "", 0, t.tooLong(f)

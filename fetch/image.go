@@ -256,7 +256,7 @@ func (r *imageRef) wrap(op string, err error) error {
 	case errors.As(err, &ze):
 		return verificationFailed(err, r)
 	case errors.As(err, &se):
-		return manifest.HintError(err, "the registry answers too slowly or not at all; try again later, or pull through a mirror with --registry-mirror; "+mh)
+		return manifest.HintError(err, "the registry answers too slowly or not at all; try again later, or pull through a registry mirror; "+mh)
 	case isRedirectLoop(err):
 		return manifest.HintError(err, "the registry redirects in a loop; "+mh)
 	case errors.As(err, &pe):
@@ -268,7 +268,7 @@ func (r *imageRef) wrap(op string, err error) error {
 	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
 		return manifest.HintError(err, "log in with `docker login "+r.target.Context().RegistryStr()+"` (satchel reads ~/.docker/config.json and its credential helpers); a missing repository also answers this way")
 	case errors.As(err, &te) && te.StatusCode >= 500:
-		return manifest.HintError(err, "the registry kept failing; try again later, or pull through a mirror with --registry-mirror; "+mh)
+		return manifest.HintError(err, "the registry kept failing; try again later, or pull through a registry mirror; "+mh)
 	case errors.As(err, &te) && te.StatusCode == http.StatusTooManyRequests:
 		return manifest.HintError(err, "the registry rate-limits you (Docker Hub limits anonymous pulls): log in, or pull through a mirror with --registry-mirror")
 	}
