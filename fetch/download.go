@@ -606,7 +606,7 @@ func (f *Fetcher) getOnce(ctx context.Context, target string) ([]byte, error) {
 	// A checksum file is small: besides the stall limits, it must arrive
 	// whole within twice the stall timeout.
 	deadline := 2 * f.timeout
-	actx, cancel := context.WithTimeoutCause(ctx, deadline, &stallError{fmt.Sprintf("not complete after %v (a checksum file is small)", deadline)})
+	actx, cancel := context.WithTimeoutCause(ctx, deadline, &stallError{msg: fmt.Sprintf("not complete after %v (a checksum file is small)", deadline)})
 	defer cancel()
 	return f.getBody(actx, target)
 }

@@ -26,7 +26,10 @@ type stallLimits struct {
 
 // stallError is a transfer abandoned for being too slow. It is a timeout
 // (ggcr's retry transport and our own retries try again).
-type stallError struct{ msg string }
+type stallError struct {
+	msg     string
+	headers bool // no response headers came: the request, not a body, failed
+}
 
 func (e *stallError) Error() string   { return e.msg }
 func (e *stallError) Timeout() bool   { return true }
@@ -59,9 +62,9 @@ func (w *watchdog) onIdle() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.inBody {
-		w.fireLocked(&stallError{fmt.Sprintf("no data for %v", w.l.idle)})
+		w.fireLocked(&stallError{msg: fmt.Sprintf("no data for %v", w.l.idle)})
 	} else {
-		w.fireLocked(&stallError{fmt.Sprintf("no response headers for %v", w.l.idle)})
+		w.fireLocked(&stallError{msg: fmt.Sprintf("no response headers for %v", w.l.idle), headers: true})
 	}
 }
 
@@ -91,10 +94,10 @@ func (w *watchdog) onWindow() {
 	secs := w.l.idle.Seconds()
 	if float64(inWindow) < float64(w.l.minRate)*secs {
 		if inWindow == 0 {
-			w.fireLocked(&stallError{fmt.Sprintf("no data for %v", w.l.idle)})
+			w.fireLocked(&stallError{msg: fmt.Sprintf("no data for %v", w.l.idle)})
 			return
 		}
-		w.fireLocked(&stallError{fmt.Sprintf("server sent %d bytes in %v (%s/s), below the minimum of %s/s",
+		w.fireLocked(&stallError{msg: fmt.Sprintf("server sent %d bytes in %v (%s/s), below the minimum of %s/s",
 			inWindow, w.l.idle, rateString(float64(inWindow)/secs), human.Bytes(w.l.minRate))})
 		return
 	}
@@ -213,7 +216,10 @@ type guardedBody struct {
 func (b *guardedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.w.add(n)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF:
+		b.w.stop() // complete: a slow reader is not the server's fault
+	case err != nil:
 		if se := b.w.err(); se != nil {
 			err = se
 		}

@@ -314,6 +314,12 @@ func (p *puller) writeBlob(desc v1.Descriptor) error {
 		if err == nil || manifest.ExitCode(err) == manifest.ExitVerification || isRedirectLoop(err) || p.ctx.Err() != nil {
 			return err
 		}
+		// ggcr's transport already retried a request that got no
+		// headers; only a broken body is worth another round here.
+		var se *stallError
+		if errors.As(err, &se) && se.headers {
+			return err
+		}
 	}
 	return err
 }
