@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,16 +19,20 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 )
 
-// Limits used by the fault tests: short, so that every case ends in well
-// under a second or two, and far from what a healthy loopback transfer
-// needs, so that no healthy case trips them.
+// Limits used by the fault tests: short, so that every case ends within a
+// few seconds, yet far from what a healthy loopback transfer needs, so that
+// no healthy case trips them even on a loaded machine.
 const (
-	faultTimeout = 250 * time.Millisecond
-	faultMinRate = 8 << 10 // 2 KiB per 250 ms window; a trickle sends ~25 bytes
+	// faultTimeout is the stall timeout of cases whose fault is slowness;
+	// calmTimeout that of the others, long enough never to fire on a
+	// loaded machine, so that they test only what they are about.
+	faultTimeout = 500 * time.Millisecond
+	calmTimeout  = 5 * time.Second
+	faultMinRate = 8 << 10 // 4 KiB per 500 ms window; a trickle sends ~50 bytes
 	faultMaxSize = 1 << 20
 	faultRetries = 2
 	// faultBound is how long any case may take, success or failure.
-	faultBound = 5 * time.Second
+	faultBound = 10 * time.Second
 )
 
 // How a fault case downloads: as `build` does with a lock (digest and size
@@ -61,10 +66,11 @@ type faultCase struct {
 	mode   fetchMode
 	faults []faultserver.Fault // queued, in order, for the artifact's path
 	always *faultserver.Fault  // or applied to every request
-	// The outcome: ok, or an error containing every string of errHas,
-	// with exit code exit.
+	// The outcome: ok, or an error containing every string of errHas and
+	// one of errAny (when set), with exit code exit.
 	ok     bool
 	errHas []string
+	errAny []string
 	exit   int
 	// requests, when set, is how many requests the server must have seen.
 	requests int
@@ -82,7 +88,9 @@ func fetchFaultCases() []faultCase {
 	endless := faultserver.Fault{Kind: faultserver.Endless}
 	announced := func(n int64) faultserver.Fault { return faultserver.Fault{Kind: faultserver.EndlessAnnounced, N: n} }
 	wrongLength := func(d int64) faultserver.Fault { return faultserver.Fault{Kind: faultserver.WrongLength, Delta: d} }
-	below := "below the minimum of 8.0 KiB/s"
+	// A trickle is caught by the minimum rate; on a loaded machine the
+	// client may read nothing in a window, which then says "no data".
+	slow := []string{"below the minimum of 8.0 KiB/s", "no data for 500ms"}
 	return []faultCase{
 		// Endless bodies: cut off at the locked size, or at the maximum.
 		{name: "endless body, size locked", mode: modeBuild, faults: []faultserver.Fault{endless},
@@ -106,21 +114,21 @@ func fetchFaultCases() []faultCase {
 		// Trickles, stalls and slow headers: each attempt is abandoned
 		// within one window, retried, then reported.
 		{name: "trickle, size locked", mode: modeBuild, always: &trickle,
-			errHas: []string{below, "after 3 attempts", "too slowly"}, exit: manifest.ExitFailure, requests: 3},
+			errHas: []string{"after 3 attempts", "too slowly"}, errAny: slow, exit: manifest.ExitFailure, requests: 3},
 		{name: "trickle, first lock", mode: modeLock, always: &trickle,
-			errHas: []string{below, "after 3 attempts"}, exit: manifest.ExitFailure, requests: 3},
+			errHas: []string{"after 3 attempts"}, errAny: slow, exit: manifest.ExitFailure, requests: 3},
 		// For a checksum file the minimum rate and the whole-file deadline
 		// (twice the timeout) race; either ends the attempt.
 		{name: "trickle, checksum file", mode: modeChecksum, always: &trickle,
 			errHas: []string{"after 3 attempts", "too slowly"}, exit: manifest.ExitFailure, requests: 3},
-		{name: "stall mid-body", mode: modeBuild, always: &faultserver.Fault{Kind: faultserver.Stall, N: 4000},
-			errHas: []string{"no data for 250ms", "after 3 attempts"}, exit: manifest.ExitFailure, requests: 3},
+		{name: "stall mid-body", mode: modeBuild, always: &faultserver.Fault{Kind: faultserver.Stall, N: 16000},
+			errHas: []string{"no data for 500ms", "after 3 attempts"}, exit: manifest.ExitFailure, requests: 3},
 		{name: "stall before any byte", mode: modePinned, always: &faultserver.Fault{Kind: faultserver.Stall},
-			errHas: []string{"no data for 250ms", "after 3 attempts"}, exit: manifest.ExitFailure, requests: 3},
+			errHas: []string{"no data for 500ms", "after 3 attempts"}, exit: manifest.ExitFailure, requests: 3},
 		{name: "slow headers", mode: modeBuild, always: &slowHeaders,
-			errHas: []string{"no response headers for 250ms", "after 3 attempts"}, exit: manifest.ExitFailure, requests: 3},
+			errHas: []string{"no response headers for 500ms", "after 3 attempts"}, exit: manifest.ExitFailure, requests: 3},
 		{name: "slow headers, checksum file", mode: modeChecksum, always: &slowHeaders,
-			errHas: []string{"no response headers for 250ms", "after 3 attempts"}, exit: manifest.ExitFailure, requests: 3},
+			errHas: []string{"no response headers for 500ms", "after 3 attempts"}, exit: manifest.ExitFailure, requests: 3},
 		{name: "trickle once, then healthy", mode: modeBuild, faults: []faultserver.Fault{trickle}, ok: true, requests: 2},
 		{name: "slow headers once, then healthy", mode: modeChecksum, faults: []faultserver.Fault{slowHeaders}, ok: true, requests: 2},
 		// Resets and error statuses: retried to success.
@@ -161,10 +169,30 @@ func fetchFaultCases() []faultCase {
 	}
 }
 
-func newFaultFetcher(t *testing.T) *Fetcher {
+// slowness reports whether any of the faults is about time.
+func slowness(faults []faultserver.Fault, always *faultserver.Fault) bool {
+	if always != nil {
+		faults = append(slices.Clone(faults), *always)
+	}
+	return slices.ContainsFunc(faults, func(f faultserver.Fault) bool {
+		switch f.Kind {
+		case faultserver.Trickle, faultserver.Stall, faultserver.SlowHeaders, faultserver.Slow:
+			return true
+		}
+		return false
+	})
+}
+
+func stallTimeout(slow bool) time.Duration {
+	if slow {
+		return faultTimeout
+	}
+	return calmTimeout
+}
+
+func newFaultFetcher(t *testing.T, timeout time.Duration) *Fetcher {
 	t.Helper()
-	f := newTestFetcher(t, WithTimeout(faultTimeout), WithMinRate(faultMinRate), WithMaxDownloadSize(faultMaxSize), WithRetries(faultRetries))
-	return f
+	return newTestFetcher(t, WithTimeout(timeout), WithMinRate(faultMinRate), WithMaxDownloadSize(faultMaxSize), WithRetries(faultRetries))
 }
 
 // runFetchFault runs one case against a fresh server and cache.
@@ -183,7 +211,7 @@ func runFetchFault(t *testing.T, tc faultCase) {
 		inj.Always(faultserver.Path(path), *tc.always)
 	}
 	url := srv.URL + path
-	f := newFaultFetcher(t)
+	f := newFaultFetcher(t, stallTimeout(slowness(tc.faults, tc.always)))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*faultBound)
 	defer cancel()
 
@@ -241,6 +269,9 @@ func runFetchFault(t *testing.T, tc faultCase) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not say %q:\n%s", want, msg)
 		}
+	}
+	if len(tc.errAny) > 0 && !slices.ContainsFunc(tc.errAny, func(s string) bool { return strings.Contains(msg, s) }) {
+		t.Errorf("error says none of %q:\n%s", tc.errAny, msg)
 	}
 	if code := manifest.ExitCode(err); code != tc.exit {
 		t.Errorf("exit code %d, want %d (%v)", code, tc.exit, err)
@@ -312,24 +343,61 @@ func TestHardeningFetchFaults(t *testing.T) {
 	tally.report(t)
 }
 
+// The watchdog's messages, driven by hand (timers far away): headers
+// missing, a body stopped, a body below the minimum rate.
+func TestWatchdogSaysWhatHappened(t *testing.T) {
+	l := stallLimits{idle: time.Hour, minRate: 1 << 10}
+	cause := func(drive func(w *watchdog)) string {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		w := startWatchdog(l, cancel)
+		defer w.stop()
+		drive(w)
+		if c := context.Cause(ctx); c != nil {
+			return c.Error()
+		}
+		return ""
+	}
+	tests := []struct {
+		name  string
+		drive func(w *watchdog)
+		want  string
+	}{
+		{"no headers", func(w *watchdog) { w.onIdle() }, "no response headers for 1h0m0s"},
+		{"body stopped", func(w *watchdog) { w.body(); w.add(10); w.onIdle() }, "no data for 1h0m0s"},
+		{"fast enough", func(w *watchdog) { w.body(); w.add(4 << 20); w.onWindow() }, ""},
+		{"trickle after a fast window", func(w *watchdog) { w.body(); w.add(4 << 20); w.onWindow(); w.add(12); w.onWindow() },
+			"server sent 12 bytes in 1h0m0s (0 B/s), below the minimum of 1.0 KiB/s"},
+		{"slow", func(w *watchdog) { w.body(); w.add(1 << 20); w.onWindow() },
+			"server sent 1048576 bytes in 1h0m0s (291 B/s), below the minimum of 1.0 KiB/s"},
+		{"nothing in a window", func(w *watchdog) { w.body(); w.onWindow() }, "no data for 1h0m0s"},
+		{"stopped watchdog stays quiet", func(w *watchdog) { w.body(); w.stop(); w.onIdle(); w.onWindow() }, ""},
+	}
+	for _, tc := range tests {
+		if got := cause(tc.drive); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 // A checksum file arriving steadily, above the minimum rate, must still be
 // complete within twice the stall timeout: it is small.
 func TestGetChecksumFileDeadline(t *testing.T) {
-	inj := faultserver.New(fileHandler{"/SHA256SUMS": randomBytes(200<<10, 5)})
-	inj.Always(faultserver.Path("/SHA256SUMS"), faultserver.Fault{Kind: faultserver.Slow, N: 4 << 10, Interval: 20 * time.Millisecond})
+	// 400 KiB at 100 KiB/s: far above the minimum rate, and 4 s long.
+	inj := faultserver.New(fileHandler{"/SHA256SUMS": randomBytes(400<<10, 5)})
+	inj.Always(faultserver.Path("/SHA256SUMS"), faultserver.Fault{Kind: faultserver.Slow, N: 2 << 10, Interval: 20 * time.Millisecond})
 	srv := httptest.NewServer(inj)
 	t.Cleanup(func() { inj.Close(); srv.Close() })
-	f := newFaultFetcher(t)
+	f := newTestFetcher(t, WithTimeout(time.Second), WithMinRate(faultMinRate), WithRetries(0))
 	start := time.Now()
 	_, err := f.Get(context.Background(), srv.URL+"/SHA256SUMS")
-	if err == nil || !strings.Contains(err.Error(), "not complete after 500ms") || !strings.Contains(err.Error(), "after 3 attempts") {
+	if err == nil || !strings.Contains(err.Error(), "not complete after 2s") || !strings.Contains(err.Error(), "after 1 attempts") {
 		t.Fatalf("slow checksum file: %v", err)
 	}
 	if el := time.Since(start); el > faultBound {
 		t.Errorf("took %v", el)
 	}
-	if n := inj.Hits(); n != 3 {
-		t.Errorf("%d requests, want 3", n)
+	if n := inj.Hits(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
 	}
 }
 

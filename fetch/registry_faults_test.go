@@ -29,13 +29,14 @@ type registryFaultCase struct {
 	always   *faultserver.Fault
 	ok       bool
 	errHas   []string
+	errAny   []string
 	exit     int
 	requests int // GETs of the target the registry must have seen; 0: not checked (ggcr's retries decide)
 }
 
 func registryFaultCases() []registryFaultCase {
 	trickle := faultserver.Fault{Kind: faultserver.Trickle, Interval: 10 * time.Millisecond}
-	below := "below the minimum of 8.0 KiB/s"
+	slow := []string{"below the minimum of 8.0 KiB/s", "no data for 500ms"} // as in fetchFaultCases
 	return []registryFaultCase{
 		// Bodies longer than the descriptor: never stored.
 		{name: "endless body", target: "layer", faults: []faultserver.Fault{{Kind: faultserver.Endless}},
@@ -44,14 +45,14 @@ func registryFaultCases() []registryFaultCase {
 			errHas: []string{"server announced 10737418240 bytes (Content-Length) for a blob of"}, exit: manifest.ExitVerification, requests: 1},
 		{name: "body runs past its Content-Length", target: "layer", faults: []faultserver.Fault{{Kind: faultserver.EndlessAnnounced, N: -1}}, ok: true, requests: 1},
 		// Too slow: abandoned within a window, retried, reported.
-		{name: "trickle", target: "layer", always: &trickle, errHas: []string{below, "too slowly"}, exit: manifest.ExitFailure, requests: 3},
+		{name: "trickle", target: "layer", always: &trickle, errHas: []string{"too slowly"}, errAny: slow, exit: manifest.ExitFailure, requests: 3},
 		{name: "stall before any byte", target: "layer", always: &faultserver.Fault{Kind: faultserver.Stall},
-			errHas: []string{"no data for 250ms"}, exit: manifest.ExitFailure, requests: 3},
+			errHas: []string{"no data for 500ms"}, exit: manifest.ExitFailure, requests: 3},
 		{name: "slow headers", target: "layer", always: &faultserver.Fault{Kind: faultserver.SlowHeaders, Interval: 2 * time.Second},
-			errHas: []string{"no response headers for 250ms"}, exit: manifest.ExitFailure},
+			errHas: []string{"no response headers for 500ms"}, exit: manifest.ExitFailure},
 		{name: "trickle once, then healthy", target: "layer", faults: []faultserver.Fault{trickle}, ok: true, requests: 2},
-		{name: "manifest trickle", target: "manifest", always: &trickle, errHas: []string{below, "too slowly"}, exit: manifest.ExitFailure},
-		{name: "tag trickle at lock", target: "tag", always: &trickle, errHas: []string{below, "too slowly"}, exit: manifest.ExitFailure},
+		{name: "manifest trickle", target: "manifest", always: &trickle, errHas: []string{"too slowly"}, errAny: slow, exit: manifest.ExitFailure},
+		{name: "tag trickle at lock", target: "tag", always: &trickle, errHas: []string{"too slowly"}, errAny: slow, exit: manifest.ExitFailure},
 		// Resets and statuses: retried to success.
 		{name: "reset mid-body, then healthy", target: "layer", faults: []faultserver.Fault{{Kind: faultserver.Reset, N: 500}}, ok: true, requests: 2},
 		{name: "5xx twice, then healthy", target: "layer", faults: []faultserver.Fault{status(503), status(500)}, ok: true, requests: 3},
@@ -116,7 +117,7 @@ func runRegistryFault(t *testing.T, tc registryFaultCase) {
 		inj.Always(match, *tc.always)
 	}
 
-	opts := ImageOptions{Timeout: faultTimeout, MinRate: faultMinRate, fastRetry: true}
+	opts := ImageOptions{Timeout: stallTimeout(slowness(tc.faults, tc.always)), MinRate: faultMinRate, fastRetry: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*faultBound)
 	defer cancel()
 	dir := t.TempDir()
@@ -157,6 +158,9 @@ func runRegistryFault(t *testing.T, tc registryFaultCase) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not say %q:\n%s", want, msg)
 		}
+	}
+	if len(tc.errAny) > 0 && !slices.ContainsFunc(tc.errAny, func(s string) bool { return strings.Contains(msg, s) }) {
+		t.Errorf("error says none of %q:\n%s", tc.errAny, msg)
 	}
 	if code := manifest.ExitCode(err); code != tc.exit {
 		t.Errorf("exit code %d, want %d (%v)", code, tc.exit, err)
