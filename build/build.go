@@ -155,12 +155,12 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 			if !slices.Contains(platforms, a.Platform) {
 				continue
 			}
-			d, src, err := pin(o.Lock, c, a)
+			d, src, size, err := pin(o.Lock, c, a)
 			if err != nil {
 				return nil, err
 			}
 			jobs = append(jobs, job{c, a, d, src})
-			reqs = append(reqs, fetch.Request{URL: a.URL, Digest: d})
+			reqs = append(reqs, fetch.Request{URL: a.URL, Digest: d, Size: size})
 		}
 	}
 	paths, err := f.Fetch(ctx, reqs)

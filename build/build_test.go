@@ -130,6 +130,10 @@ func TestLockRecordsWhereEachDigestCameFrom(t *testing.T) {
 			if got := manifest.DigestOf(a.Digest.Algorithm(), f); got != a.Digest {
 				t.Errorf("%s: locked %s, mirror serves %s", a.URL, a.Digest, got)
 			}
+			// Every artifact's verified size is recorded, whatever its digest's source.
+			if a.Size != int64(len(f)) {
+				t.Errorf("%s: locked size %d, mirror serves %d bytes", a.URL, a.Size, len(f))
+			}
 		}
 	}
 	for name := range want {
@@ -396,6 +400,30 @@ func TestBadInputsFailCleanly(t *testing.T) {
 		o.FetchOptions = []fetch.Option{fetch.WithRetries(1)}
 		_, err := Build(ctx, e.spec, o)
 		check(t, err, out, "127.0.0.1:1")
+	})
+	t.Run("other size than locked", func(t *testing.T) {
+		// The mirror serves the locked bytes, but the lock says the
+		// artifact is one byte longer: build refuses before reading a
+		// byte, as it would a server now serving a longer file.
+		lk2 := *lk
+		lk2.Components = slices.Clone(lk.Components)
+		var url string
+		for i, c := range lk2.Components {
+			if c.Name == "containerd" {
+				lk2.Components[i].Artifacts = slices.Clone(c.Artifacts)
+				lk2.Components[i].Artifacts[0].Size++
+				url = c.Artifacts[0].URL
+			}
+		}
+		out := filepath.Join(t.TempDir(), "x.satchel")
+		o := e.opts(out)
+		o.Lock = &lk2
+		o.CacheDir = t.TempDir()
+		_, err := Build(ctx, e.spec, o)
+		check(t, err, out, url, "bytes were expected")
+		if manifest.ExitCode(err) != manifest.ExitVerification {
+			t.Errorf("exit code %d, want %d", manifest.ExitCode(err), manifest.ExitVerification)
+		}
 	})
 	t.Run("not pinned", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "x.satchel")

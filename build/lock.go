@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 
@@ -13,7 +14,8 @@ import (
 
 // Lock pins every artifact and image the spec resolves to, for every
 // platform the spec names. Pins already in the spec or profile are checked
-// against the upstream checksum file where one is published.
+// against the upstream checksum file where one is published. Every
+// artifact is downloaded into the cache and its verified size recorded.
 func Lock(ctx context.Context, spec *manifest.Spec, o Options) (*manifest.Lock, error) {
 	res, err := profiles.Resolve(spec)
 	if err != nil {
@@ -40,6 +42,30 @@ func Lock(ctx context.Context, spec *manifest.Spec, o Options) (*manifest.Lock, 
 			lc.Artifacts = append(lc.Artifacts, la)
 		}
 		lk.Components = append(lk.Components, lc)
+	}
+	// Every artifact is downloaded once and checked against its digest, so
+	// that the lock records its verified size, which build then enforces
+	// (an endless or wrong body is cut off at that size). The downloads
+	// fill the cache build reads: a build after lock fetches nothing again.
+	var reqs []fetch.Request
+	var locked []*manifest.LockedArtifact
+	for i := range lk.Components {
+		for j := range lk.Components[i].Artifacts {
+			la := &lk.Components[i].Artifacts[j]
+			reqs = append(reqs, fetch.Request{URL: la.URL, Digest: la.Digest})
+			locked = append(locked, la)
+		}
+	}
+	paths, err := f.Fetch(ctx, reqs)
+	if err != nil {
+		return nil, fmt.Errorf("locking: %w", err)
+	}
+	for i, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("locking %s: %w", locked[i].URL, err)
+		}
+		locked[i].Size = st.Size()
 	}
 	for _, im := range res.Images {
 		li := manifest.LockedImage{Ref: im.Ref, Digest: im.Digest, DigestSource: manifest.DigestFromSpec, Platforms: res.Platforms, Role: im.Role}
@@ -88,23 +114,28 @@ func lockArtifact(ctx context.Context, f *fetch.Fetcher, c profiles.ResolvedComp
 }
 
 // pin returns the digest an artifact must have: from the spec or profile,
-// else from the lock. An artifact pinned nowhere is refused.
-func pin(lk *manifest.Lock, c profiles.ResolvedComponent, a profiles.ResolvedArtifact) (manifest.Digest, string, error) {
+// else from the lock; and its size when the lock records one for that
+// digest (0 otherwise). An artifact pinned nowhere is refused.
+func pin(lk *manifest.Lock, c profiles.ResolvedComponent, a profiles.ResolvedArtifact) (manifest.Digest, string, int64, error) {
 	var locked *manifest.LockedArtifact
 	if lk != nil {
 		locked, _ = lk.Artifact(c.Name, c.Version, c.Variant, a.Platform, a.URL)
 	}
 	if a.Digest != "" {
 		if locked != nil && locked.Digest.Algorithm() == a.Digest.Algorithm() && locked.Digest != a.Digest {
-			return "", "", manifest.VerificationError(manifest.Hintf("run `satchel-bundle lock` again, and review the change",
+			return "", "", 0, manifest.VerificationError(manifest.Hintf("run `satchel-bundle lock` again, and review the change",
 				"%s %s (%s): the lock pins %s but the %s pins %s", c.Name, c.Version, a.Platform, locked.Digest, a.DigestSource, a.Digest))
 		}
-		return a.Digest, a.DigestSource, nil
+		var size int64
+		if locked != nil && locked.Digest == a.Digest {
+			size = locked.Size
+		}
+		return a.Digest, a.DigestSource, size, nil
 	}
 	if locked != nil {
-		return locked.Digest, locked.DigestSource, nil
+		return locked.Digest, locked.DigestSource, locked.Size, nil
 	}
-	return "", "", manifest.Hintf("run `satchel-bundle lock -f bundle.yaml` (build reads bundle.lock beside the spec, or --lock FILE), or pin a digest under sources in the spec",
+	return "", "", 0, manifest.Hintf("run `satchel-bundle lock -f bundle.yaml` (build reads bundle.lock beside the spec, or --lock FILE), or pin a digest under sources in the spec",
 		"%s %s (%s): %s is pinned neither in the spec nor in the lock", c.Name, c.Version, a.Platform, a.URL)
 }
 

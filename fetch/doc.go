@@ -14,9 +14,31 @@
 // Downloads run in parallel (bounded by WithParallelism), resume an
 // interrupted .part file with an HTTP Range request (checked against the
 // server's 206 and Content-Range; otherwise they start over), and are retried
-// with exponential backoff on 5xx, 429, connection resets and timeouts. 404
-// and 403 fail at once. The timeout (WithTimeout) is an idle timeout: it fires
-// when no byte arrives for that long, so large downloads are never cut off.
+// with exponential backoff on 5xx, 429 (honouring Retry-After), connection
+// resets and stalls. 404, 403 and redirect loops fail at once. A download
+// given up for good leaves no .part file; one interrupted (its context
+// cancelled) keeps it, to resume.
+//
+// # Limits
+//
+// Every request has a watchdog (guardTransport, also used for registries):
+// response headers must come within the stall timeout (WithTimeout), the
+// body must not pause that long, and it must arrive at WithMinRate bytes per
+// second or more, averaged over each stall-timeout window, so that a server
+// trickling a byte every few seconds cannot hold a build. A stalled attempt
+// is retried like a reset; the last error says what happened ("no data for
+// 1m0s", "server sent 12 bytes in 1m0s (0 B/s), below the minimum of
+// 1.0 KiB/s"). A checksum file must also arrive whole within twice the stall
+// timeout, and be at most 1 MiB. None of this caps the total time of a large
+// download that keeps moving.
+//
+// Sizes: a Request with a Size (from the lock) is refused, as a
+// verification failure, when the server announces another length or the
+// body runs past or stops short of it; a Request without one is capped by
+// WithMaxDownloadSize (an announced larger length is refused before reading,
+// a body growing past it is cut off). Nothing is written past the limit, and
+// a refused download is discarded.
+//
 // HTTP(S)_PROXY and NO_PROXY are honoured.
 //
 // # Mirrors
@@ -38,6 +60,11 @@
 // google/go-containerregistry, with registry mirrors, the Docker credential
 // helpers (anonymous when none apply), and plain HTTP only for loopback
 // registries or registries the caller lists as insecure.
+//
+// Registry requests have the same watchdog (ImageOptions.Timeout and
+// MinRate), at most 10 redirects, and a blob is refused when the registry
+// announces a Content-Length other than its descriptor's size or sends
+// more bytes than that.
 //
 // When PullImage drops platforms from an index, the index it stores is a new
 // one (a different digest). The returned manifest.Image records the digest of

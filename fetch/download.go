@@ -10,12 +10,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -25,6 +27,7 @@ type transfer struct {
 	target string // after mirror rewriting
 	mirror *Mirror
 	want   manifest.Digest // "" when trusting on first use
+	size   int64           // expected length; 0 when unknown
 	alg    string
 	part   string
 	// validator is the ETag or Last-Modified of the first response. A
@@ -38,6 +41,9 @@ type transfer struct {
 func (f *Fetcher) fetchOne(ctx context.Context, r Request) (string, error) {
 	final := f.CachePath(r.Digest)
 	if size, ok := f.cached(final, r.Digest); ok {
+		if err := checkCachedSize(r, size); err != nil {
+			return "", err
+		}
 		f.emit(Event{Kind: EventCached, URL: r.URL, Digest: r.Digest, Done: size, Total: size})
 		return final, nil
 	}
@@ -51,6 +57,9 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) (string, error) {
 	defer unlock()
 	// Someone may have finished it while we waited for the lock.
 	if size, ok := f.cached(final, r.Digest); ok {
+		if err := checkCachedSize(r, size); err != nil {
+			return "", err
+		}
 		f.emit(Event{Kind: EventCached, URL: r.URL, Digest: r.Digest, Done: size, Total: size})
 		return final, nil
 	}
@@ -58,7 +67,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, r Request) (string, error) {
 	if m != nil {
 		f.log.Debug("mirror", "url", r.URL, "rewritten", target)
 	}
-	t := &transfer{url: r.URL, target: target, mirror: m, want: r.Digest, alg: r.Digest.Algorithm(), part: f.partPath(r.Digest)}
+	t := &transfer{url: r.URL, target: target, mirror: m, want: r.Digest, size: r.Size, alg: r.Digest.Algorithm(), part: f.partPath(r.Digest)}
 	_, size, err := f.download(ctx, t)
 	if err != nil {
 		return "", err
@@ -87,6 +96,17 @@ func (f *Fetcher) cached(path string, d manifest.Digest) (int64, bool) {
 	file.Close()
 	os.Remove(path)
 	return 0, false
+}
+
+// checkCachedSize compares a cached artifact, whose digest matched, with the
+// size the request expects: a difference means the size was recorded wrong.
+func checkCachedSize(r Request, size int64) error {
+	if r.Size == 0 || r.Size == size {
+		return nil
+	}
+	return manifest.VerificationError(manifest.HintError(
+		fmt.Errorf("fetching %s: the artifact with digest %s is %d bytes, but %d bytes were expected", r.URL, r.Digest, size, r.Size),
+		"the size recorded in the lock is wrong (edited by hand?); lock again and review the change"))
 }
 
 // commit moves a verified download into the cache.
@@ -125,10 +145,12 @@ func (f *Fetcher) download(ctx context.Context, t *transfer) (manifest.Digest, i
 			attempt--
 			continue
 		}
-		if errors.As(err, &rs) || !retryable(err) {
-			return "", 0, f.fail(t, err, attempt+1)
-		}
-		if attempt >= f.retries {
+		if errors.As(err, &rs) || !retryable(err) || attempt >= f.retries {
+			if ctx.Err() == nil {
+				// Given up for good: nothing half-written stays behind. An
+				// interrupted run (Ctrl-C) keeps its part file to resume.
+				os.Remove(t.part)
+			}
 			return "", 0, f.fail(t, err, attempt+1)
 		}
 		delay := f.delay(attempt, err)
@@ -161,9 +183,21 @@ func (f *Fetcher) fail(t *transfer, err error, attempts int) error {
 	where := via(t.url, t.target, t.mirror)
 	var se *statusError
 	var me *mismatchError
+	var ze *sizeError
+	var st *stallError
 	switch {
+	case errors.As(err, &ze):
+		err = fmt.Errorf("fetching %s: %w", where, err)
+		if ze.locked {
+			who := "the server now serves other bytes than when the lock was made"
+			if t.mirror != nil {
+				who = fmt.Sprintf("the mirror (%s) serves other bytes than upstream did when the lock was made", t.mirror)
+			}
+			return manifest.VerificationError(manifest.HintError(err,
+				who+"; compare with upstream's release before locking again"))
+		}
+		return manifest.HintError(err, ze.hint)
 	case errors.As(err, &me):
-		os.Remove(t.part) // the bad bytes are not kept
 		who := "the server now serves other bytes than when it was pinned"
 		if t.mirror != nil {
 			who = fmt.Sprintf("the mirror (%s) serves other bytes than upstream", t.mirror)
@@ -177,6 +211,12 @@ func (f *Fetcher) fail(t *transfer, err error, attempts int) error {
 	case errors.As(err, &se) && (se.code == http.StatusForbidden || se.code == http.StatusUnauthorized):
 		return manifest.HintError(fmt.Errorf("fetching %s: %w", where, err),
 			"the server refused access (object stores also answer 403 for a missing file); check the URL; "+mirrorHint(t.mirror))
+	case errors.As(err, &st):
+		return manifest.HintError(fmt.Errorf("fetching %s: %w (after %d attempts)", where, err, attempts),
+			"the server answers too slowly or not at all; try again later, or fetch through a mirror; "+mirrorHint(t.mirror))
+	case isRedirectLoop(err):
+		return manifest.HintError(fmt.Errorf("fetching %s: %w", where, err),
+			"the server redirects in a loop; check the URL; "+mirrorHint(t.mirror))
 	case retryable(err):
 		return manifest.HintError(fmt.Errorf("fetching %s: %w (after %d attempts)", where, err, attempts),
 			"the server or the network kept failing; try again later, or fetch through a mirror with --mirror FROM=TO")
@@ -208,6 +248,9 @@ func (f *Fetcher) attempt(ctx context.Context, t *transfer) (manifest.Digest, in
 	if t.want == "" && t.validator == "" {
 		offset = 0 // nothing to tell a changed file from a resumable one
 	}
+	if offset > t.limit(f) {
+		offset = 0 // longer than the artifact can be: not a prefix of it
+	}
 	h := manifest.NewHash(t.alg)
 	if offset > 0 {
 		if _, err := io.Copy(h, io.NewSectionReader(file, 0, offset)); err != nil {
@@ -221,12 +264,7 @@ func (f *Fetcher) attempt(ctx context.Context, t *transfer) (manifest.Digest, in
 		return "", 0, &localError{err}
 	}
 
-	actx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	wd := time.AfterFunc(f.timeout, func() { cancel(errIdle) })
-	defer wd.Stop()
-
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, t.target, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.target, nil)
 	if err != nil {
 		return "", 0, err
 	}
@@ -244,12 +282,11 @@ func (f *Fetcher) attempt(ctx context.Context, t *transfer) (manifest.Digest, in
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return "", 0, f.netErr(actx, err)
+		return "", 0, f.netErr(ctx, err)
 	}
 	defer resp.Body.Close()
-	wd.Reset(f.timeout)
 
-	total := int64(-1)
+	total := int64(-1) // the whole artifact's length, as the server announces it
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && offset > 0:
 		start, size, ok := parseContentRange(resp.Header.Get("Content-Range"))
@@ -257,6 +294,9 @@ func (f *Fetcher) attempt(ctx context.Context, t *transfer) (manifest.Digest, in
 			return "", 0, &restartError{fmt.Sprintf("asked for bytes from %d, server sent Content-Range %q", offset, resp.Header.Get("Content-Range"))}
 		}
 		total = size
+		if size >= 0 && resp.ContentLength >= 0 && offset+resp.ContentLength != size {
+			return "", 0, &restartError{fmt.Sprintf("Content-Range %q does not agree with Content-Length %d", resp.Header.Get("Content-Range"), resp.ContentLength)}
+		}
 	case resp.StatusCode == http.StatusOK:
 		if offset > 0 {
 			f.log.Info("server ignored the range request; downloading from the start", "url", t.url)
@@ -272,49 +312,66 @@ func (f *Fetcher) attempt(ctx context.Context, t *transfer) (manifest.Digest, in
 		total = resp.ContentLength
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && offset > 0:
 		// The part file may already hold the whole artifact.
-		if t.want != "" && manifest.FromHash(t.alg, h) == t.want {
+		if t.want != "" && manifest.FromHash(t.alg, h) == t.want && (t.size == 0 || offset == t.size) {
 			return t.want, offset, nil
 		}
 		return "", 0, &restartError{"server cannot serve the rest of the partial download"}
 	default:
 		return "", 0, newStatusError(resp)
 	}
+	if err := t.checkAnnounced(f, total); err != nil {
+		return "", 0, err
+	}
 	if t.validator == "" {
 		t.validator = validatorOf(resp)
 	}
 
-	f.emit(Event{Kind: EventStart, URL: t.url, Digest: t.want, Done: offset, Total: total})
-	done, n, err := offset, int64(0), error(nil)
+	shown := total
+	if shown < 0 && t.size > 0 {
+		shown = t.size
+	}
+	f.emit(Event{Kind: EventStart, URL: t.url, Digest: t.want, Done: offset, Total: shown})
+	limit := t.limit(f)
+	done := offset
 	buf := make([]byte, 256<<10)
 	last := time.Now()
 	for {
 		nr, rerr := resp.Body.Read(buf)
 		if nr > 0 {
-			wd.Reset(f.timeout)
+			// Refuse before writing: the part file never grows past
+			// what the artifact may be.
+			if total >= 0 && done+int64(nr) > total {
+				return "", 0, &sizeError{msg: fmt.Sprintf("server sent more than the %d bytes it announced", total),
+					hint: "the server is broken or hostile; fetch through another mirror"}
+			}
+			if done+int64(nr) > limit {
+				return "", 0, t.tooLong(f)
+			}
 			if _, err := file.Write(buf[:nr]); err != nil {
 				return "", 0, &localError{err}
 			}
 			h.Write(buf[:nr])
-			n += int64(nr)
 			done += int64(nr)
 			if time.Since(last) >= 100*time.Millisecond {
 				last = time.Now()
-				f.emit(Event{Kind: EventProgress, URL: t.url, Digest: t.want, Done: done, Total: total})
+				f.emit(Event{Kind: EventProgress, URL: t.url, Digest: t.want, Done: done, Total: shown})
 			}
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			err = rerr
-			break
+			if errors.Is(rerr, io.ErrUnexpectedEOF) && total >= 0 {
+				rerr = fmt.Errorf("body ended after %d of %d bytes: %w", done, total, rerr)
+			}
+			return "", 0, f.netErr(ctx, rerr)
 		}
-	}
-	if err != nil {
-		return "", 0, f.netErr(actx, err)
 	}
 	if total >= 0 && done != total {
 		return "", 0, &netError{fmt.Errorf("body ended after %d of %d bytes: %w", done, total, io.ErrUnexpectedEOF)}
+	}
+	if t.size > 0 && done != t.size {
+		return "", 0, &sizeError{msg: fmt.Sprintf("body ended after %d bytes, but %d bytes were expected", done, t.size), locked: true}
 	}
 	f.emit(Event{Kind: EventProgress, URL: t.url, Digest: t.want, Done: done, Total: done})
 	if err := file.Sync(); err != nil {
@@ -332,19 +389,58 @@ func (f *Fetcher) attempt(ctx context.Context, t *transfer) (manifest.Digest, in
 	return got, done, nil
 }
 
-// netErr classifies a transport error: our idle timeout and network faults
-// are retried; a cancelled context is not.
-func (f *Fetcher) netErr(actx context.Context, err error) error {
-	if cause := context.Cause(actx); cause != nil {
-		if errors.Is(cause, errIdle) {
-			return &netError{fmt.Errorf("no data for %v: %w", f.timeout, errIdle)}
-		}
-		return cause
+// limit is the most bytes the artifact may have: its known size, else the
+// Fetcher's maximum.
+func (t *transfer) limit(f *Fetcher) int64 {
+	if t.size > 0 {
+		return t.size
+	}
+	return f.maxSize
+}
+
+// checkAnnounced refuses, before any body byte is read, an artifact whose
+// announced length (Content-Length or Content-Range) contradicts its known
+// size or exceeds the maximum.
+func (t *transfer) checkAnnounced(f *Fetcher, total int64) error {
+	switch {
+	case total < 0:
+		return nil
+	case t.size > 0 && total != t.size:
+		return &sizeError{msg: fmt.Sprintf("server announced %d bytes, but %d bytes were expected", total, t.size), locked: true}
+	case t.size == 0 && total > f.maxSize:
+		return &sizeError{msg: fmt.Sprintf("server announced %d bytes (%s), more than the maximum download size of %s",
+			total, human.Bytes(total), human.Bytes(f.maxSize)), hint: tooLargeHint}
+	}
+	return nil
+}
+
+// tooLong is the refusal of a body that grew past the limit.
+func (t *transfer) tooLong(f *Fetcher) error {
+	if t.size > 0 {
+		return &sizeError{msg: fmt.Sprintf("server sent more than the %d bytes expected", t.size), locked: true}
+	}
+	return &sizeError{msg: fmt.Sprintf("server sent more than the maximum download size of %s", human.Bytes(f.maxSize)), hint: tooLargeHint}
+}
+
+const tooLargeHint = "an endless or wrong answer looks like this (check the URL and mirror); if the artifact really is that large, raise the maximum download size"
+
+// netErr classifies a transport error: stalls and network faults are
+// retried; a cancelled context is not.
+func (f *Fetcher) netErr(ctx context.Context, err error) error {
+	var se *stallError
+	if errors.As(err, &se) {
+		return &netError{se}
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	// The URL is named by whoever reports the error.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
 	}
 	return &netError{err}
 }
-
-var errIdle = errors.New("idle timeout")
 
 // netError is a failure on the wire: retried unless retryable says otherwise.
 type netError struct{ err error }
@@ -363,6 +459,17 @@ func (e *localError) Unwrap() error { return e.err }
 type restartError struct{ reason string }
 
 func (e *restartError) Error() string { return e.reason }
+
+// sizeError refuses an artifact for its length: too long, too short, or
+// announced so. When it contradicts a known (locked) size it is a
+// verification failure; otherwise hint says what to do. Never retried.
+type sizeError struct {
+	msg    string
+	locked bool
+	hint   string
+}
+
+func (e *sizeError) Error() string { return e.msg }
 
 type mismatchError struct{ want, got manifest.Digest }
 
@@ -393,6 +500,10 @@ func newStatusError(resp *http.Response) *statusError {
 
 // retryable says whether trying again may succeed.
 func retryable(err error) bool {
+	var st *stallError
+	if errors.As(err, &st) {
+		return true
+	}
 	var se *statusError
 	if errors.As(err, &se) {
 		return se.code == http.StatusRequestTimeout || se.code == http.StatusTooManyRequests || se.code >= 500
@@ -417,10 +528,18 @@ func retryable(err error) bool {
 	case errors.As(err, &dns) && dns.IsNotFound:
 		return false
 	case strings.Contains(err.Error(), "unsupported protocol scheme"),
-		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"),
+		isRedirectLoop(err):
 		return false
 	}
 	return true
+}
+
+// isRedirectLoop recognizes net/http's error for too many redirects (it
+// has no type of its own: "stopped after 10 redirects").
+func isRedirectLoop(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "stopped after") && strings.Contains(s, "redirects")
 }
 
 // parseContentRange reads "bytes START-END/SIZE" (SIZE may be "*", then -1).
@@ -484,11 +603,16 @@ func (f *Fetcher) Get(ctx context.Context, url string) ([]byte, error) {
 }
 
 func (f *Fetcher) getOnce(ctx context.Context, target string) ([]byte, error) {
-	actx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	wd := time.AfterFunc(f.timeout, func() { cancel(errIdle) })
-	defer wd.Stop()
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, target, nil)
+	// A checksum file is small: besides the stall limits, it must arrive
+	// whole within twice the stall timeout.
+	deadline := 2 * f.timeout
+	actx, cancel := context.WithTimeoutCause(ctx, deadline, &stallError{msg: fmt.Sprintf("not complete after %v (a checksum file is small)", deadline)})
+	defer cancel()
+	return f.getBody(actx, target)
+}
+
+func (f *Fetcher) getBody(ctx context.Context, target string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -496,36 +620,23 @@ func (f *Fetcher) getOnce(ctx context.Context, target string) ([]byte, error) {
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return nil, f.netErr(actx, err)
+		return nil, f.netErr(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return nil, newStatusError(resp)
 	}
-	wd.Reset(f.timeout)
-	b, err := io.ReadAll(io.LimitReader(&resetReader{resp.Body, wd, f.timeout}, maxSmallFile+1))
-	if err != nil {
-		return nil, f.netErr(actx, err)
+	if resp.ContentLength > maxChecksumFile {
+		return nil, fmt.Errorf("announced %d bytes, larger than %d bytes; not a checksum file", resp.ContentLength, maxChecksumFile)
 	}
-	if len(b) > maxSmallFile {
-		return nil, fmt.Errorf("larger than %d bytes; not a checksum file", maxSmallFile)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxChecksumFile+1))
+	if err != nil {
+		return nil, f.netErr(ctx, err)
+	}
+	if len(b) > maxChecksumFile {
+		return nil, fmt.Errorf("larger than %d bytes; not a checksum file", maxChecksumFile)
 	}
 	return b, nil
-}
-
-// resetReader pushes the idle timer back whenever bytes arrive.
-type resetReader struct {
-	r io.Reader
-	t *time.Timer
-	d time.Duration
-}
-
-func (r *resetReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if n > 0 {
-		r.t.Reset(r.d)
-	}
-	return n, err
 }
 
 // DownloadDigest downloads url, computes its digest with alg ("sha256" or

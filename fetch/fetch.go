@@ -5,24 +5,48 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/satchel-dev/satchel/manifest"
 )
 
-// Defaults for a Fetcher.
+// Defaults for a Fetcher (and, for the timeout and rate, for image pulls).
 const (
 	DefaultParallelism = 4
 	DefaultRetries     = 5
-	DefaultTimeout     = 60 * time.Second // idle: no byte for this long
+	// DefaultTimeout is the stall timeout: no response headers, or no body
+	// byte, for this long gives up the attempt. A minute, not less, because
+	// a caching mirror (Nexus, Artifactory) may answer only once it has
+	// fetched a large file from upstream itself.
+	DefaultTimeout = 60 * time.Second
+	// DefaultMinRate is the slowest body accepted, averaged over each
+	// DefaultTimeout-long window: 1 KiB/s. Below that even a 50 MB
+	// containerd archive takes most of a day; a server trickling bytes to
+	// keep a connection open (1 byte every few seconds) is abandoned after
+	// one window instead of never.
+	DefaultMinRate = 1 << 10
+	// DefaultMaxDownloadSize caps a download whose size is not known in
+	// advance (a first lock, a digest pinned in the spec but not in the
+	// lock): 4 GiB. The largest artifact satchel fetches is a kata-static
+	// archive, on the order of a gigabyte; 4 GiB leaves room for growth
+	// while an endless body stops long before it fills a build host's disk.
+	// A size recorded in the lock replaces this cap for its artifact.
+	DefaultMaxDownloadSize = 4 << 30
 )
 
-// maxSmallFile bounds what Get reads into memory: checksum files are tiny,
-// and a mirror answering with a release asset must not exhaust memory.
+// maxChecksumFile bounds what Get reads into memory. Checksum files are
+// tiny (a SHA256SUMS for a whole release is a few KiB); a mirror answering
+// with a release asset, or an endless body, must not exhaust memory.
+const maxChecksumFile = 1 << 20
+
+// maxSmallFile bounds an image config blob read into memory.
 const maxSmallFile = 16 << 20
 
 // Fetcher downloads pinned artifacts into a content-addressed cache.
@@ -34,6 +58,8 @@ type Fetcher struct {
 	parallelism int
 	retries     int
 	timeout     time.Duration
+	minRate     int64
+	maxSize     int64
 	progress    func(Event)
 	log         *slog.Logger
 
@@ -73,8 +99,9 @@ func WithMirrors(m []Mirror) Option {
 }
 
 // WithHTTPClient replaces the HTTP client. The default one uses
-// http.ProxyFromEnvironment and a response-header timeout equal to the idle
-// timeout. The idle timeout applies to any client.
+// http.ProxyFromEnvironment and a response-header timeout of twice the stall
+// timeout. The stall timeout and minimum rate apply to any client: its
+// transport is wrapped.
 func WithHTTPClient(c *http.Client) Option {
 	return func(f *Fetcher) error {
 		if c == nil {
@@ -107,15 +134,45 @@ func WithRetries(n int) Option {
 	}
 }
 
-// WithTimeout sets the idle timeout: a request fails (and is retried) when no
-// response header or body byte arrives for d. It does not cap the total
-// duration of a download (default 60s).
+// WithTimeout sets the stall timeout: an attempt fails (and is retried)
+// when no response header or body byte arrives for d. It is also the window
+// over which WithMinRate is measured, and a checksum file (Get) must arrive
+// whole within twice d. It does not cap the total duration of a large
+// download (default DefaultTimeout).
 func WithTimeout(d time.Duration) Option {
 	return func(f *Fetcher) error {
 		if d <= 0 {
 			return fmt.Errorf("timeout %v: must be positive", d)
 		}
 		f.timeout = d
+		return nil
+	}
+}
+
+// WithMinRate sets the slowest body accepted, in bytes per second averaged
+// over each stall-timeout-long window; a slower attempt fails and is
+// retried. 0 accepts any rate (only a complete stall fails). Default
+// DefaultMinRate.
+func WithMinRate(bytesPerSecond int64) Option {
+	return func(f *Fetcher) error {
+		if bytesPerSecond < 0 {
+			return fmt.Errorf("minimum rate %d: must not be negative", bytesPerSecond)
+		}
+		f.minRate = bytesPerSecond
+		return nil
+	}
+}
+
+// WithMaxDownloadSize caps downloads whose size is not known in advance
+// (Request.Size 0, DownloadDigest): a larger Content-Length is refused at
+// once, and a body that grows past n is cut off and discarded. Default
+// DefaultMaxDownloadSize.
+func WithMaxDownloadSize(n int64) Option {
+	return func(f *Fetcher) error {
+		if n <= 0 {
+			return fmt.Errorf("maximum download size %d: must be positive", n)
+		}
+		f.maxSize = n
 		return nil
 	}
 }
@@ -189,6 +246,8 @@ func New(opts ...Option) (*Fetcher, error) {
 		parallelism: DefaultParallelism,
 		retries:     DefaultRetries,
 		timeout:     DefaultTimeout,
+		minRate:     DefaultMinRate,
+		maxSize:     DefaultMaxDownloadSize,
 		backoff:     500 * time.Millisecond,
 		maxBackoff:  30 * time.Second,
 		log:         slog.New(slog.DiscardHandler),
@@ -209,11 +268,22 @@ func New(opts ...Option) (*Fetcher, error) {
 	if f.client == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = http.ProxyFromEnvironment
-		t.ResponseHeaderTimeout = f.timeout
+		// A backstop only: the guard below gives up first, with a clearer message.
+		t.ResponseHeaderTimeout = 2 * f.timeout
 		f.client = &http.Client{Transport: t}
 	}
+	// Guard the client's transport (a copy: the caller's client is left alone).
+	c := *f.client
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = &guardTransport{base: base, limits: f.limits()}
+	f.client = &c
 	return f, nil
 }
+
+func (f *Fetcher) limits() stallLimits { return stallLimits{idle: f.timeout, minRate: f.minRate} }
 
 // CacheDir returns the cache directory.
 func (f *Fetcher) CacheDir() string { return f.dir }
@@ -248,6 +318,12 @@ func (f *Fetcher) emit(e Event) {
 type Request struct {
 	URL    string
 	Digest manifest.Digest
+	// Size is the artifact's length in bytes when known (from the lock);
+	// 0 means unknown. A known size is enforced: an answer announcing
+	// another length, or a body longer or shorter, is refused as a
+	// verification failure. An unknown size is capped by
+	// WithMaxDownloadSize.
+	Size int64
 }
 
 // Fetch makes every requested artifact present in the cache and returns
@@ -258,6 +334,9 @@ func (f *Fetcher) Fetch(ctx context.Context, reqs []Request) ([]string, error) {
 	for _, r := range reqs {
 		if _, err := manifest.ParseDigest(string(r.Digest)); err != nil {
 			return nil, fmt.Errorf("fetching %s: %w", r.URL, err)
+		}
+		if r.Size < 0 {
+			return nil, fmt.Errorf("fetching %s: negative size %d", r.URL, r.Size)
 		}
 	}
 	paths := make([]string, len(reqs))
@@ -319,4 +398,26 @@ func (k *keyedMutex) lock(key string) (unlock func()) {
 		}
 		k.mu.Unlock()
 	}
+}
+
+// ParseByteSize reads a size such as "4G", "1500M", "4GiB" or "4294967296".
+// The suffixes K, M, G and T (optionally followed by "i", "B" or "iB") are
+// powers of 1024.
+func ParseByteSize(s string) (int64, error) {
+	num := strings.ToUpper(strings.TrimSpace(s))
+	num = strings.TrimSuffix(num, "B")
+	num = strings.TrimSuffix(num, "I")
+	mult := int64(1)
+	for i, suf := range []string{"K", "M", "G", "T"} {
+		if t, ok := strings.CutSuffix(num, suf); ok {
+			num, mult = strings.TrimSpace(t), int64(1)<<(10*(i+1))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return 0, manifest.Hintf("write a positive size such as 4G, 1500M or 4294967296 (K, M, G, T are powers of 1024)",
+			"size %q is not valid", s)
+	}
+	return n * mult, nil
 }

@@ -24,9 +24,9 @@ func TestFetchVerifiesCachesAndWarmCacheIsOffline(t *testing.T) {
 	srv := newArtifactServer(t)
 	a, b, c := randomBytes(300<<10, 1), randomBytes(10, 2), randomBytes(1<<20, 3)
 	reqs := []Request{
-		{srv.add("/containerd.tar.gz", a), digestOf(a)},
-		{srv.add("/runc.amd64", b), digestOf(b)},
-		{srv.add("/runsc", c), digest512Of(c)},
+		{URL: srv.add("/containerd.tar.gz", a), Digest: digestOf(a)},
+		{URL: srv.add("/runc.amd64", b), Digest: digestOf(b)},
+		{URL: srv.add("/runsc", c), Digest: digest512Of(c)},
 	}
 	dir := t.TempDir()
 	f := newTestFetcher(t, WithCacheDir(dir))
@@ -77,7 +77,7 @@ func TestFetchKeepsContentEncodedBytes(t *testing.T) {
 	srv := newArtifactServer(t)
 	url := srv.add("/containerd.tar.gz", gz.Bytes())
 	srv.inject("/containerd.tar.gz", fault{encoding: "gzip"})
-	paths, err := newTestFetcher(t).Fetch(context.Background(), []Request{{url, digestOf(gz.Bytes())}})
+	paths, err := newTestFetcher(t).Fetch(context.Background(), []Request{{URL: url, Digest: digestOf(gz.Bytes())}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestFetchParallelismIsBounded(t *testing.T) {
 	for i := range 8 {
 		b := randomBytes(1000, uint64(i))
 		p := "/a" + string(rune('0'+i))
-		reqs = append(reqs, Request{srv.add(p, b), digestOf(b)})
+		reqs = append(reqs, Request{URL: srv.add(p, b), Digest: digestOf(b)})
 		srv.inject(p, fault{delay: 80 * time.Millisecond})
 	}
 	f := newTestFetcher(t, WithParallelism(3))
@@ -134,7 +134,7 @@ func TestFetchRetriesTransientFailures(t *testing.T) {
 					retries = append(retries, e.Err)
 				}
 			}
-			paths, err := f.Fetch(context.Background(), []Request{{url, digestOf(content)}})
+			paths, err := f.Fetch(context.Background(), []Request{{URL: url, Digest: digestOf(content)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +165,7 @@ func TestFetchResumeTransfersOnlyMissingBytes(t *testing.T) {
 				starts = append(starts, e)
 			}
 		}))
-		if _, err := f.Fetch(context.Background(), []Request{{url, digestOf(content)}}); err != nil {
+		if _, err := f.Fetch(context.Background(), []Request{{URL: url, Digest: digestOf(content)}}); err != nil {
 			t.Fatal(err)
 		}
 		log := srv.log()
@@ -217,7 +217,7 @@ func TestFetchResumesPartFileOfInterruptedRun(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	if _, err := f1.Fetch(ctx, []Request{{url, d}}); !errors.Is(err, context.Canceled) {
+	if _, err := f1.Fetch(ctx, []Request{{URL: url, Digest: d}}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted fetch: %v, want context.Canceled", err)
 	}
 	if len(srv.log()) != 1 {
@@ -228,7 +228,7 @@ func TestFetchResumesPartFileOfInterruptedRun(t *testing.T) {
 	}
 
 	f2 := newTestFetcher(t, WithCacheDir(dir))
-	paths, err := f2.Fetch(context.Background(), []Request{{url, d}})
+	paths, err := f2.Fetch(context.Background(), []Request{{URL: url, Digest: d}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestFetchResumeEdgeCases(t *testing.T) {
 			srv.inject("/f", tc.f)
 			f := newTestFetcher(t, WithRetries(0)) // none of these may cost a retry
 			seedPart(t, f, d, tc.part)
-			paths, err := f.Fetch(context.Background(), []Request{{url, d}})
+			paths, err := f.Fetch(context.Background(), []Request{{URL: url, Digest: d}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,7 +302,7 @@ func TestFetchFailsAtOnceOn404And403(t *testing.T) {
 			m := Mirror{From: "https://github.com", To: srv.URL + "/gh"}
 			f := newTestFetcher(t, WithMirrors([]Mirror{m}))
 			orig := "https://github.com/containerd/v2.0.4/containerd.tar.gz"
-			_, err := f.Fetch(context.Background(), []Request{{orig, digestOf([]byte("x"))}})
+			_, err := f.Fetch(context.Background(), []Request{{URL: orig, Digest: digestOf([]byte("x"))}})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -328,7 +328,7 @@ func TestFetchDigestMismatch(t *testing.T) {
 	url := srv.add("/runc.amd64", good)
 	srv.inject("/runc.amd64", fault{body: evil})
 	f := newTestFetcher(t)
-	_, err := f.Fetch(context.Background(), []Request{{url, digestOf(good)}})
+	_, err := f.Fetch(context.Background(), []Request{{URL: url, Digest: digestOf(good)}})
 	if err == nil {
 		t.Fatal("bytes with another digest were accepted")
 	}
@@ -367,7 +367,7 @@ func TestFetchGivesUpAfterRetries(t *testing.T) {
 		srv.inject("/f", fault{status: 503})
 	}
 	f := newTestFetcher(t, WithRetries(2))
-	_, err := f.Fetch(context.Background(), []Request{{url, digestOf([]byte("x"))}})
+	_, err := f.Fetch(context.Background(), []Request{{URL: url, Digest: digestOf([]byte("x"))}})
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -386,7 +386,7 @@ func TestIdleTimeoutIsNotATotalCap(t *testing.T) {
 	srv.inject("/slow", fault{slow: 30 * time.Millisecond})
 	f := newTestFetcher(t, WithTimeout(200*time.Millisecond), WithRetries(0))
 	start := time.Now()
-	if _, err := f.Fetch(context.Background(), []Request{{url, digestOf(content)}}); err != nil {
+	if _, err := f.Fetch(context.Background(), []Request{{URL: url, Digest: digestOf(content)}}); err != nil {
 		t.Fatal(err)
 	}
 	if el := time.Since(start); el < 500*time.Millisecond {
@@ -402,7 +402,7 @@ func TestFetchCorruptCacheEntryIsFetchedAgain(t *testing.T) {
 	p := f.CachePath(digestOf(content))
 	os.MkdirAll(filepath.Dir(p), 0o755)
 	os.WriteFile(p, []byte("bit rot"), 0o644)
-	if _, err := f.Fetch(context.Background(), []Request{{url, digestOf(content)}}); err != nil {
+	if _, err := f.Fetch(context.Background(), []Request{{URL: url, Digest: digestOf(content)}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(p); !bytes.Equal(got, content) {
@@ -418,7 +418,7 @@ func TestFetchSameDigestTwiceDownloadsOnce(t *testing.T) {
 	srv := newArtifactServer(t)
 	u1, u2 := srv.add("/a", content), srv.add("/b", content)
 	f := newTestFetcher(t)
-	paths, err := f.Fetch(context.Background(), []Request{{u1, digestOf(content)}, {u2, digestOf(content)}})
+	paths, err := f.Fetch(context.Background(), []Request{{URL: u1, Digest: digestOf(content)}, {URL: u2, Digest: digestOf(content)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,9 +431,9 @@ func TestFetchReportsEveryFailure(t *testing.T) {
 	srv := newArtifactServer(t)
 	ok := randomBytes(10, 61)
 	reqs := []Request{
-		{srv.URL + "/missing-1", digestOf([]byte("1"))},
-		{srv.add("/ok", ok), digestOf(ok)},
-		{srv.URL + "/missing-2", digestOf([]byte("2"))},
+		{URL: srv.URL + "/missing-1", Digest: digestOf([]byte("1"))},
+		{URL: srv.add("/ok", ok), Digest: digestOf(ok)},
+		{URL: srv.URL + "/missing-2", Digest: digestOf([]byte("2"))},
 	}
 	_, err := newTestFetcher(t).Fetch(context.Background(), reqs)
 	if err == nil || !strings.Contains(err.Error(), "/missing-1") || !strings.Contains(err.Error(), "/missing-2") {
@@ -445,7 +445,7 @@ func TestFetchRejectsMalformedDigestBeforeNetwork(t *testing.T) {
 	srv := newArtifactServer(t)
 	url := srv.add("/f", []byte("x"))
 	for _, d := range []manifest.Digest{"", "md5:abc", "sha256:../../etc/passwd", manifest.Digest("sha256:" + strings.Repeat("A", 64))} {
-		if _, err := newTestFetcher(t).Fetch(context.Background(), []Request{{url, d}}); err == nil {
+		if _, err := newTestFetcher(t).Fetch(context.Background(), []Request{{URL: url, Digest: d}}); err == nil {
 			t.Errorf("digest %q accepted", d)
 		}
 	}
@@ -469,7 +469,7 @@ func TestProgressEvents(t *testing.T) {
 		events = append(events, e)
 		mu.Unlock()
 	}))
-	req := []Request{{url, digestOf(content)}}
+	req := []Request{{URL: url, Digest: digestOf(content)}}
 	if _, err := f.Fetch(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +527,7 @@ func TestGet(t *testing.T) {
 		t.Errorf("404: %v", err)
 	}
 
-	big := srv.add("/big", make([]byte, maxSmallFile+1))
+	big := srv.add("/big", make([]byte, maxChecksumFile+1))
 	if _, err := newTestFetcher(t).Get(context.Background(), big); err == nil || !strings.Contains(err.Error(), "not a checksum file") {
 		t.Errorf("oversized file: %v", err)
 	}
@@ -555,7 +555,7 @@ func TestDownloadDigest(t *testing.T) {
 		t.Errorf("temp files left: %v", parts)
 	}
 	srv.Close()
-	if _, err := f.Fetch(context.Background(), []Request{{url, digestOf(content)}}); err != nil {
+	if _, err := f.Fetch(context.Background(), []Request{{URL: url, Digest: digestOf(content)}}); err != nil {
 		t.Errorf("a trusted-on-first-use download is not served from the cache: %v", err)
 	}
 	if _, _, err := f.DownloadDigest(context.Background(), url, "md5"); err == nil {
@@ -663,7 +663,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 	if os.Getenv("SATCHEL_FETCH_PROXY_CHILD") == "1" {
 		content := []byte(os.Getenv("SATCHEL_FETCH_CONTENT"))
 		f := newTestFetcher(t, WithRetries(0))
-		paths, err := f.Fetch(context.Background(), []Request{{"http://artifacts.example.invalid/runc.amd64", digestOf(content)}})
+		paths, err := f.Fetch(context.Background(), []Request{{URL: "http://artifacts.example.invalid/runc.amd64", Digest: digestOf(content)}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,10 +47,17 @@ type ImageOptions struct {
 	Insecure []string
 	// Platforms to keep, e.g. "linux/amd64". Empty keeps every manifest.
 	Platforms []string
-	// Timeout is the idle timeout of a registry request: no response
-	// header or blob byte for this long fails the transfer, which is then
+	// Timeout is the stall timeout of a registry request: no response
+	// header or body byte for this long fails the transfer, which is then
 	// tried again. It does not cap large layers. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// MinRate is the slowest body accepted, in bytes per second averaged
+	// over each Timeout-long window. Zero means DefaultMinRate; negative
+	// accepts any rate (only a complete stall fails).
+	MinRate int64
+
+	// fastRetry shortens ggcr's retry backoff (1 s, then 3 s) for tests.
+	fastRetry bool
 }
 
 func (o *ImageOptions) timeout() time.Duration {
@@ -58,6 +65,17 @@ func (o *ImageOptions) timeout() time.Duration {
 		return o.Timeout
 	}
 	return DefaultTimeout
+}
+
+func (o *ImageOptions) limits() stallLimits {
+	l := stallLimits{idle: o.timeout(), minRate: o.MinRate}
+	switch {
+	case o.MinRate == 0:
+		l.minRate = DefaultMinRate
+	case o.MinRate < 0:
+		l.minRate = 0
+	}
+	return l
 }
 
 // imageRef is a reference before and after registry mirror rewriting.
@@ -207,13 +225,20 @@ func (k fallbackKeychain) Resolve(r authn.Resource) (authn.Authenticator, error)
 func remoteOptions(ctx context.Context, o ImageOptions) []remote.Option {
 	base := remote.DefaultTransport.(*http.Transport).Clone()
 	base.Proxy = http.ProxyFromEnvironment
-	base.ResponseHeaderTimeout = o.timeout()
-	return []remote.Option{
+	base.ResponseHeaderTimeout = 2 * o.timeout() // a backstop: the guard gives up first
+	// Every registry request (token, manifest, blob) has a watchdog; ggcr
+	// wraps this transport in its own retrying one, which retries a stall.
+	guarded := &guardTransport{base: base, limits: o.limits()}
+	opts := []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithTransport(&plainHTTPGuard{base: base, insecure: o.Insecure}),
+		remote.WithTransport(&plainHTTPGuard{base: guarded, insecure: o.Insecure}),
 		remote.WithAuthFromKeychain(fallbackKeychain{authn.DefaultKeychain}),
 		remote.WithUserAgent("satchel"),
 	}
+	if o.fastRetry {
+		opts = append(opts, remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 3}))
+	}
+	return opts
 }
 
 // wrap explains a registry failure.
@@ -225,7 +250,15 @@ func (r *imageRef) wrap(op string, err error) error {
 	}
 	var pe *plainHTTPError
 	var te *transport.Error
+	var ze *sizeError
+	var se *stallError
 	switch {
+	case errors.As(err, &ze):
+		return verificationFailed(err, r)
+	case errors.As(err, &se):
+		return manifest.HintError(err, "the registry answers too slowly or not at all; try again later, or pull through a registry mirror; "+mh)
+	case isRedirectLoop(err):
+		return manifest.HintError(err, "the registry redirects in a loop; "+mh)
 	case errors.As(err, &pe):
 		return manifest.HintError(err, fmt.Sprintf("serve the registry over TLS, or list it as insecure if plain HTTP is intended (%s)", pe.host))
 	case strings.Contains(err.Error(), "does not match requested digest"):
@@ -234,6 +267,8 @@ func (r *imageRef) wrap(op string, err error) error {
 		return manifest.HintError(err, "check the repository, tag and digest; "+mh)
 	case errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
 		return manifest.HintError(err, "log in with `docker login "+r.target.Context().RegistryStr()+"` (satchel reads ~/.docker/config.json and its credential helpers); a missing repository also answers this way")
+	case errors.As(err, &te) && te.StatusCode >= 500:
+		return manifest.HintError(err, "the registry kept failing; try again later, or pull through a registry mirror; "+mh)
 	case errors.As(err, &te) && te.StatusCode == http.StatusTooManyRequests:
 		return manifest.HintError(err, "the registry rate-limits you (Docker Hub limits anonymous pulls): log in, or pull through a mirror with --registry-mirror")
 	}

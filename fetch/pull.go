@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -81,7 +80,7 @@ func PullImage(ctx context.Context, ref string, d manifest.Digest, o ImageOption
 		return img, nil
 	}
 
-	p := &puller{ctx: ctx, r: r, dir: layoutDir, opts: remoteOptions(ctx, o), timeout: o.timeout()}
+	p := &puller{ctx: ctx, r: r, dir: layoutDir, opts: remoteOptions(ctx, o)}
 	top, err := p.manifest(d)
 	if err != nil {
 		return nil, err
@@ -260,11 +259,10 @@ func filterIndex(raw []byte, sel []int, upstream manifest.Digest) ([]byte, error
 
 // puller fetches one image's manifests and blobs.
 type puller struct {
-	ctx     context.Context
-	r       *imageRef
-	dir     string
-	opts    []remote.Option
-	timeout time.Duration
+	ctx  context.Context
+	r    *imageRef
+	dir  string
+	opts []remote.Option
 }
 
 // manifest fetches a manifest or index by digest and checks its bytes.
@@ -313,7 +311,13 @@ func (p *puller) writeBlob(desc v1.Descriptor) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		err = p.copyBlob(desc, final)
-		if err == nil || manifest.ExitCode(err) == manifest.ExitVerification || p.ctx.Err() != nil {
+		if err == nil || manifest.ExitCode(err) == manifest.ExitVerification || isRedirectLoop(err) || p.ctx.Err() != nil {
+			return err
+		}
+		// ggcr's transport already retried a request that got no
+		// headers; only a broken body is worth another round here.
+		var se *stallError
+		if errors.As(err, &se) && se.headers {
 			return err
 		}
 	}
@@ -322,12 +326,12 @@ func (p *puller) writeBlob(desc v1.Descriptor) error {
 
 func (p *puller) copyBlob(desc v1.Descriptor, final string) error {
 	d := manifest.Digest(desc.Digest.String())
-	// An idle timer, pushed back by every byte, cancels a stalled transfer.
-	ctx, cancel := context.WithCancelCause(p.ctx)
-	defer cancel(nil)
-	wd := time.AfterFunc(p.timeout, func() { cancel(errIdle) })
-	defer wd.Stop()
-	l, err := remote.Layer(p.r.target.Context().Digest(string(d)), append(p.opts, remote.WithContext(ctx))...)
+	// The stall guard is in the transport; the expected size lets it
+	// refuse a Content-Length that is not the descriptor's.
+	ctx := withExpectedSize(p.ctx, string(d), desc.Size)
+	// A copy of the options: blobs are fetched in parallel, and appending
+	// to the shared slice would let them overwrite each other's context.
+	l, err := remote.Layer(p.r.target.Context().Digest(string(d)), slices.Concat(p.opts, []remote.Option{remote.WithContext(ctx)})...)
 	if err != nil {
 		return p.r.wrap("pulling blob "+string(d)+" of", err)
 	}
@@ -336,11 +340,7 @@ func (p *puller) copyBlob(desc v1.Descriptor, final string) error {
 		return p.r.wrap("pulling blob "+string(d)+" of", err)
 	}
 	defer rc.Close()
-	wd.Reset(p.timeout)
-	err = writeVerified(final, d, desc.Size, &resetReader{io.LimitReader(rc, desc.Size), wd, p.timeout})
-	if err != nil && errors.Is(context.Cause(ctx), errIdle) {
-		err = fmt.Errorf("no data for %v: %w", p.timeout, errIdle)
-	}
+	err = writeVerified(final, d, desc.Size, rc)
 	var me *mismatchError
 	if errors.As(err, &me) {
 		return verificationFailed(fmt.Errorf("pulling %s: blob: expected %s, got %s", p.r, me.want, me.got), p.r)
@@ -381,7 +381,9 @@ func writeBlobBytes(dir string, d manifest.Digest, b []byte) error {
 }
 
 // writeVerified writes r to path through a temporary file, renaming it
-// only when size and digest match.
+// only when size and digest match. It reads at most one byte more than
+// size, so a body longer than its descriptor is refused without being
+// stored.
 func writeVerified(path string, d manifest.Digest, size int64, r io.Reader) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -393,10 +395,13 @@ func writeVerified(path string, d manifest.Digest, size int64, r io.Reader) erro
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	h := d.NewHash()
-	n, err := io.Copy(io.MultiWriter(tmp, h), r)
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, size+1))
+	if n > size {
+		return &sizeError{msg: fmt.Sprintf("server sent more than the %d bytes the descriptor of %s says", size, d), locked: true}
+	}
 	// All bytes arrived but are wrong: a mismatch, whatever the reader
 	// (ggcr verifies too) said about it.
-	if got := manifest.FromHash(d.Algorithm(), h); n >= size && got != d {
+	if got := manifest.FromHash(d.Algorithm(), h); n == size && got != d {
 		return &mismatchError{want: d, got: got}
 	}
 	if err != nil {

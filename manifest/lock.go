@@ -44,7 +44,10 @@ type LockedArtifact struct {
 	DigestSource string `json:"digestSource"`
 	// ChecksumURL is the upstream checksum file the digest was checked against, if any.
 	ChecksumURL string `json:"checksumURL,omitempty"`
-	Size        int64  `json:"size,omitempty"`
+	// Size is the artifact's length in bytes, measured at lock time on the
+	// verified download; build refuses a body of any other length. 0 in a
+	// lock written before sizes were recorded: then unknown.
+	Size int64 `json:"size,omitempty"`
 }
 
 // LockedImage pins an image by digest for the listed platforms.
@@ -112,6 +115,9 @@ func ParseLock(b []byte) (*Lock, error) {
 		for _, a := range c.Artifacts {
 			if _, err := ParseDigest(string(a.Digest)); err != nil {
 				return nil, fmt.Errorf("lock: %s %s %s: %w", c.Name, c.Version, a.Platform, err)
+			}
+			if a.Size < 0 {
+				return nil, fmt.Errorf("lock: %s %s %s: negative size %d", c.Name, c.Version, a.Platform, a.Size)
 			}
 		}
 	}

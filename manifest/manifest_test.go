@@ -146,7 +146,7 @@ func TestIndexCanonical(t *testing.T) {
 func TestLockRoundTripAndLookup(t *testing.T) {
 	d := DigestOf(SHA256, []byte("a"))
 	l := &Lock{APIVersion: APIVersion, Kind: "BundleLock", Name: "n", Platforms: []string{"linux/amd64"},
-		Components: []LockedComponent{{Name: "runc", Version: "1.2.6", Artifacts: []LockedArtifact{{Platform: "linux/amd64", URL: "u", Digest: d, DigestSource: DigestFromChecksumFile}}}},
+		Components: []LockedComponent{{Name: "runc", Version: "1.2.6", Artifacts: []LockedArtifact{{Platform: "linux/amd64", URL: "u", Digest: d, DigestSource: DigestFromChecksumFile, Size: 1234}}}},
 		Images:     []LockedImage{{Ref: "docker.io/library/nginx:1.27.4", Digest: d, DigestSource: DigestFromRegistry, Platforms: []string{"linux/amd64"}}},
 	}
 	b, err := l.Marshal()
@@ -157,7 +157,7 @@ func TestLockRoundTripAndLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, ok := l2.Artifact("runc", "1.2.6", "", "linux/amd64", "u"); !ok || a.Digest != d {
+	if a, ok := l2.Artifact("runc", "1.2.6", "", "linux/amd64", "u"); !ok || a.Digest != d || a.Size != 1234 {
 		t.Fatal("artifact lookup failed")
 	}
 	if _, ok := l2.Artifact("runc", "1.2.5", "", "linux/amd64", "u"); ok {
@@ -168,6 +168,9 @@ func TestLockRoundTripAndLookup(t *testing.T) {
 	}
 	if _, err := ParseLock([]byte(strings.Replace(string(b), string(d), "sha256:zz", 1))); err == nil {
 		t.Fatal("bad digest in lock accepted")
+	}
+	if _, err := ParseLock([]byte(strings.Replace(string(b), "size: 1234", "size: -1", 1))); err == nil {
+		t.Fatal("negative size in lock accepted")
 	}
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/satchel-dev/satchel/build"
@@ -18,6 +20,7 @@ type sourceOptions struct {
 	Mirrors         []string
 	RegistryMirrors []string
 	Insecure        []string
+	MaxDownloadSize string
 }
 
 func (s *sourceOptions) register(c *cobra.Command) {
@@ -27,6 +30,8 @@ func (s *sourceOptions) register(c *cobra.Command) {
 	c.Flags().StringArrayVar(&s.Mirrors, "mirror", nil, "rewrite URL prefix FROM=TO, e.g. https://github.com=http://nexus.internal/github (repeatable)")
 	c.Flags().StringArrayVar(&s.RegistryMirrors, "registry-mirror", nil, "pull images of registry HOST from TO, e.g. docker.io=harbor.internal/dockerhub (repeatable)")
 	c.Flags().StringArrayVar(&s.Insecure, "insecure-registry", nil, "registry host that may be reached over plain HTTP (loopback always may)")
+	c.Flags().StringVar(&s.MaxDownloadSize, "max-download-size", fmt.Sprintf("%dG", fetch.DefaultMaxDownloadSize>>30),
+		"largest download accepted when the lock records no size for it, e.g. 8G (a locked size is enforced exactly)")
 }
 
 // spec reads the spec file, or starts one from --profile.
@@ -43,6 +48,13 @@ func (s *sourceOptions) spec(c *cobra.Command) (*manifest.Spec, error) {
 func (s *sourceOptions) apply(o *build.Options) error {
 	o.CacheDir = s.Cache
 	o.Insecure = s.Insecure
+	if s.MaxDownloadSize != "" {
+		n, err := fetch.ParseByteSize(s.MaxDownloadSize)
+		if err != nil {
+			return cli.UsageError(fmt.Errorf("--max-download-size: %w", err))
+		}
+		o.FetchOptions = append(o.FetchOptions, fetch.WithMaxDownloadSize(n))
+	}
 	for _, m := range s.Mirrors {
 		mm, err := fetch.ParseMirror(m)
 		if err != nil {

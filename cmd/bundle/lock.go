@@ -27,7 +27,9 @@ func newLockCommand(g *globalOptions) *cobra.Command {
 the URL and digest of every upstream artifact and the digest of every image.
 A digest comes from the spec or profile, from the upstream checksum file, or
 — where upstream publishes none (Docker static, kata) — from the downloaded
-bytes, marked "download" in the lock so auditors see it. Commit the lock.`,
+bytes, marked "download" in the lock so auditors see it. Every artifact is
+downloaded once (into the cache build reads) so that the lock also records its
+verified size, which build enforces. Commit the lock.`,
 		Example: `  satchel-bundle lock -f bundle.yaml
   satchel-bundle lock --mirror https://github.com=http://nexus.internal/github`,
 		Args: cobra.NoArgs,
