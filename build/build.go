@@ -18,7 +18,7 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/profiles"
-	"github.com/satchel-dev/satchel/verify"
+	"github.com/satchel-dev/satchel/sign"
 )
 
 // Options configure Lock and Build.
@@ -31,9 +31,9 @@ type Options struct {
 	RegistryMirrors []fetch.Mirror // registry host rewrites for images
 	Insecure        []string       // registries that may be reached over plain HTTP
 
-	Signer *verify.Signer // required by Build
-	Output string         // bundle path
-	Force  bool           // overwrite Output
+	Signer *sign.Signer // required by Build
+	Output string       // bundle path
+	Force  bool         // overwrite Output
 
 	// Created is the bundle's creation time; zero means SOURCE_DATE_EPOCH, else now.
 	Created time.Time

@@ -10,7 +10,7 @@ import (
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
-	"github.com/satchel-dev/satchel/verify"
+	"github.com/satchel-dev/satchel/sign"
 )
 
 // SignOptions configure `satchel-bundle sign`.
@@ -42,7 +42,7 @@ func runSign(c *cobra.Command, g *globalOptions, o SignOptions, file string) err
 	if o.Key == "" {
 		return cli.UsageError(manifest.Hintf("pass --key satchel.key", "no signing key given"))
 	}
-	signer, err := verify.LoadSigner(c.Context(), o.Key, verify.PasswordFromEnv(cli.Password))
+	signer, err := sign.LoadSigner(c.Context(), o.Key, sign.PasswordFromEnv(cli.Password))
 	if err != nil {
 		return err
 	}
