@@ -264,7 +264,7 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, _, err := pack.VerifyBundle(b, []*verify.Verifier{e.pub}, true); err != nil {
+	if _, _, err := pack.VerifyBundle(b, []*verify.Verifier{e.pub}, pack.VerifyOptions{Deep: true}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -320,7 +320,7 @@ func TestTamperedBundleRejected(t *testing.T) {
 		os.WriteFile(p, bad, 0o644)
 		b, err := pack.OpenPath(p)
 		if err == nil {
-			_, _, err = pack.VerifyBundle(b, []*verify.Verifier{e.pub}, true)
+			_, _, err = pack.VerifyBundle(b, []*verify.Verifier{e.pub}, pack.VerifyOptions{Deep: true})
 			b.Close()
 		}
 		if err == nil {
