@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,18 @@ func TestValidateAcceptsARealShapedIndex(t *testing.T) {
 	}
 	// The sample index of the canonical-encoding tests validates too.
 	if err := sampleIndex().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// And the index of a bundle the real pipeline built (testdata/real).
+	b, err := os.ReadFile("testdata/real/satchel.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := DecodeIndex(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := real.Validate(); err != nil {
 		t.Fatal(err)
 	}
 }
