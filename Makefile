@@ -8,7 +8,10 @@
 #   make e2e-vm     the same in a disconnected systemd VM under qemu
 
 GO       ?= go
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# A tagged build is its tag (v0.3.0, v0.3.0-12-gabc1234); an untagged one is
+# the source's own version plus the commit (0.1.0-dev+abc1234), so that the
+# installer still knows which bundles it reads (manifest.CheckInstallerVersion).
+VERSION  ?= $(shell git describe --tags --dirty 2>/dev/null || echo "$$(sed -n 's/^var Version = "\(.*\)"$$/\1/p' internal/version/version.go)+$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")
 PKG      := github.com/satchel-dev/satchel
 LDFLAGS  := -s -w -buildid= -X $(PKG)/internal/version.Version=$(VERSION)
 # Static, reproducible: no cgo, no paths, no build ids, no VCS stamps.

@@ -18,7 +18,7 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/profiles"
-	"github.com/satchel-dev/satchel/verify"
+	"github.com/satchel-dev/satchel/sign"
 )
 
 // Options configure Lock and Build.
@@ -31,9 +31,9 @@ type Options struct {
 	RegistryMirrors []fetch.Mirror // registry host rewrites for images
 	Insecure        []string       // registries that may be reached over plain HTTP
 
-	Signer *verify.Signer // required by Build
-	Output string         // bundle path
-	Force  bool           // overwrite Output
+	Signer *sign.Signer // required by Build
+	Output string       // bundle path
+	Force  bool         // overwrite Output
 
 	// Created is the bundle's creation time; zero means SOURCE_DATE_EPOCH, else now.
 	Created time.Time
@@ -227,6 +227,10 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	}
 	slices.SortFunc(ix.Blobs, func(a, b manifest.Blob) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
 
+	// Never sign what an installer would refuse.
+	if err := ix.Validate(); err != nil {
+		return nil, fmt.Errorf("the bundle built does not pass its own checks (a builder bug): %w", err)
+	}
 	indexJSON, err := ix.Encode()
 	if err != nil {
 		return nil, err
@@ -297,7 +301,11 @@ func unpackArtifact(archivePath string, a profiles.ResolvedArtifact, store *pack
 			}
 			f.Path, f.Source = target, e.Name
 			if rule.Mode != 0 {
-				f.Mode = rule.Mode
+				mode, err := manifest.NormalizeMode(rule.Mode)
+				if err != nil {
+					return fmt.Errorf("%s: %w", e.Name, err)
+				}
+				f.Mode = mode
 			}
 			files = append(files, f)
 			return nil
@@ -308,6 +316,12 @@ func unpackArtifact(archivePath string, a profiles.ResolvedArtifact, store *pack
 		mode := e.Mode & 0o7777
 		if rule.Mode != 0 {
 			mode = rule.Mode
+		}
+		// Upstream modes are normalized (no group/other write, no sticky
+		// bit); a setuid or setgid file is refused (manifest.NormalizeMode).
+		mode, err := manifest.NormalizeMode(mode)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.Name, err)
 		}
 		file, err := storeFile(tmpDir, content, store, blobs)
 		if err != nil {

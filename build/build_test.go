@@ -25,6 +25,7 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/profiles"
+	"github.com/satchel-dev/satchel/sign"
 	"github.com/satchel-dev/satchel/verify"
 )
 
@@ -36,7 +37,7 @@ type env struct {
 	regMirr  []fetch.Mirror
 	stop     func()
 	reg      *httptest.Server
-	signer   *verify.Signer
+	signer   *sign.Signer
 	pub      *verify.Verifier
 	cacheDir string
 	mirror   string
@@ -74,13 +75,13 @@ func newEnv(t *testing.T) *env {
 	}
 	e.regMirr = []fetch.Mirror{{From: "docker.io", To: host}, {From: "registry.k8s.io", To: host}}
 
-	priv, pub, err := verify.GenerateKeyPair(verify.ECDSAP256, []byte("pw"))
+	priv, pub, err := sign.GenerateKeyPair(sign.ECDSAP256, []byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	keyFile := filepath.Join(t.TempDir(), "k.key")
 	os.WriteFile(keyFile, priv, 0o600)
-	e.signer, err = verify.LoadSigner(ctx, keyFile, func(bool) ([]byte, error) { return []byte("pw"), nil })
+	e.signer, err = sign.LoadSigner(ctx, keyFile, func(bool) ([]byte, error) { return []byte("pw"), nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +268,7 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, _, err := pack.VerifyBundle(b, []*verify.Verifier{e.pub}, true); err != nil {
+	if _, _, err := pack.VerifyBundle(b, []*verify.Verifier{e.pub}, pack.VerifyOptions{Deep: true}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -323,7 +324,7 @@ func TestTamperedBundleRejected(t *testing.T) {
 		os.WriteFile(p, bad, 0o644)
 		b, err := pack.OpenPath(p)
 		if err == nil {
-			_, _, err = pack.VerifyBundle(b, []*verify.Verifier{e.pub}, true)
+			_, _, err = pack.VerifyBundle(b, []*verify.Verifier{e.pub}, pack.VerifyOptions{Deep: true})
 			b.Close()
 		}
 		if err == nil {

@@ -97,3 +97,50 @@ func TestUnpackArtifactTree(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// TestUnpackNormalizesModes: the builder never writes what the installer's
+// checks (manifest.Index.Validate) refuse: group/other-writable modes from
+// an upstream archive become 0755/0644, and a setuid file is refused.
+func TestUnpackNormalizesModes(t *testing.T) {
+	dir := t.TempDir()
+	arch := filepath.Join(dir, "a.tar.gz")
+	writeTarGz(t, arch, []tar.Header{
+		{Name: "bin/open", Typeflag: tar.TypeReg, Mode: 0o777},
+		{Name: "bin/data", Typeflag: tar.TypeReg, Mode: 0o666},
+		{Name: "bin/sticky", Typeflag: tar.TypeReg, Mode: 0o1775},
+	}, map[string]string{"bin/open": "a", "bin/data": "b", "bin/sticky": "c"})
+	store, err := pack.NewBlobStore(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := profiles.ResolvedArtifact{URL: "https://example/a.tar.gz", Archive: "tar.gz",
+		Files: []profiles.FileRule{{Source: "bin/**", Target: "/usr/local/bin"}}}
+	blobs := map[manifest.Digest]manifest.Blob{}
+	files, err := unpackArtifact(arch, a, store, blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint32{"/usr/local/bin/open": 0o755, "/usr/local/bin/data": 0o644, "/usr/local/bin/sticky": 0o755}
+	for _, f := range files {
+		if f.Mode != want[f.Path] {
+			t.Errorf("%s: mode %#o, want %#o", f.Path, f.Mode, want[f.Path])
+		}
+	}
+	// The result passes the installer's checks.
+	ix := &manifest.Index{FormatVersion: manifest.FormatVersion, Name: "t", Version: "1", Sequence: 1,
+		Platforms: []string{"linux/amd64"}, Requirements: manifest.Requirements{Installer: "0.1.0"},
+		Components: []manifest.Component{{Name: "runc", Version: "1", Artifacts: []manifest.Artifact{{
+			Platform: "linux/amd64", URL: a.URL, Digest: manifest.DigestOf("sha256", []byte("a")), DigestSource: manifest.DigestFromSpec, Files: files}}}}}
+	for _, b := range blobs {
+		ix.Blobs = append(ix.Blobs, b)
+	}
+	if err := ix.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	suid := filepath.Join(dir, "suid.tar.gz")
+	writeTarGz(t, suid, []tar.Header{{Name: "bin/su", Typeflag: tar.TypeReg, Mode: 0o4755}}, map[string]string{"bin/su": "x"})
+	if _, err := unpackArtifact(suid, a, store, blobs); err == nil || !strings.Contains(err.Error(), "setuid") {
+		t.Fatalf("setuid file: %v", err)
+	}
+}

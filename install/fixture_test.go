@@ -24,7 +24,7 @@ import (
 	"github.com/satchel-dev/satchel/install/rootfs"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
-	"github.com/satchel-dev/satchel/verify"
+	"github.com/satchel-dev/satchel/sign"
 )
 
 // hostPlatform is the platform the fixtures install for.
@@ -99,12 +99,12 @@ func defaultFixture() fixture {
 // testKey is a signing key pair on disk.
 type testKey struct {
 	priv, pub string
-	signer    *verify.Signer
+	signer    *sign.Signer
 }
 
 func newKey(t testing.TB, dir, name string) *testKey {
 	t.Helper()
-	priv, pub, err := verify.GenerateKeyPair(verify.ECDSAP256, nil)
+	priv, pub, err := sign.GenerateKeyPair(sign.ECDSAP256, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func newKey(t testing.TB, dir, name string) *testKey {
 	if err := os.WriteFile(k.pub, pub, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k.signer, err = verify.LoadSigner(context.Background(), k.priv, func(bool) ([]byte, error) { return nil, nil })
+	k.signer, err = sign.LoadSigner(context.Background(), k.priv, func(bool) ([]byte, error) { return nil, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

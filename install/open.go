@@ -3,16 +3,13 @@ package install
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/satchel-dev/satchel/install/images"
 	"github.com/satchel-dev/satchel/install/rootfs"
@@ -97,20 +94,15 @@ func fileDigest(p string) (manifest.Digest, int64, error) {
 // maxKeySize bounds a public key file: a PEM public key is well under 4 KiB.
 const maxKeySize = 64 << 10
 
-// trustedKeys loads --key files and <root>/etc/satchel/keys/*.pub. Key
-// files are read only if they are regular files of a sane size (a FIFO or
-// /dev/zero given as a key must not hang or exhaust the installer), and
-// the key directory is read inside the root without following symlinks:
-// a link planted there must not make the installer read /etc/shadow.
+// trustedKeys loads --key files (verify.LoadVerifierFile reads only small
+// regular files: a FIFO or /dev/zero given as a key must not hang or
+// exhaust the installer) and <root>/etc/satchel/keys/*.pub, read inside
+// the root without following symlinks: a link planted there must not make
+// the installer read /etc/shadow.
 func (in *Installer) trustedKeys() ([]*verify.Verifier, error) {
 	var keys []*verify.Verifier
 	for _, p := range in.o.keyFiles {
-		b, err := readRegular(p, maxKeySize)
-		if err != nil {
-			return nil, manifest.VerificationError(manifest.HintError(fmt.Errorf("reading public key: %w", err),
-				"give the publisher's .pub file (a regular file)"))
-		}
-		v, err := loadOneKey(b, p)
+		v, err := verify.LoadVerifierFile(p)
 		if err != nil {
 			return nil, manifest.VerificationError(err)
 		}
@@ -130,52 +122,13 @@ func (in *Installer) trustedKeys() ([]*verify.Verifier, error) {
 			return nil, manifest.VerificationError(manifest.HintError(fmt.Errorf("trusted key %s: %w", p, err),
 				"keys in "+string(state.KeyDir)+" must be regular files (not symlinks) holding one PEM public key"))
 		}
-		v, err := loadOneKey(b, string(p))
+		v, err := verify.LoadVerifier(b, string(p))
 		if err != nil {
 			return nil, manifest.VerificationError(fmt.Errorf("trusted key directory %s: %w", state.KeyDir, err))
 		}
 		keys = append(keys, v)
 	}
 	return keys, nil
-}
-
-// loadOneKey parses a PEM public key file that must hold exactly one key:
-// a second block would otherwise be silently ignored.
-func loadOneKey(b []byte, source string) (*verify.Verifier, error) {
-	rest, n := b, 0
-	for {
-		blk, r := pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		n, rest = n+1, r
-	}
-	if n > 1 {
-		return nil, manifest.HintError(fmt.Errorf("public key %s holds %d PEM blocks", source, n),
-			"put one public key in each file")
-	}
-	return verify.LoadVerifier(b, source)
-}
-
-// readRegular reads a host file only if it is a regular file of at most
-// max bytes, without blocking on a FIFO.
-func readRegular(p string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is a %s, not a regular file", p, rootfs.TypeName(fi.Mode()))
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s is %d bytes, more than a key file holds", p, fi.Size())
-	}
-	return io.ReadAll(io.LimitReader(f, max))
 }
 
 // Open opens a bundle and verifies it before anything else looks at it:
@@ -216,14 +169,19 @@ func (in *Installer) open(ctx context.Context, bundlePath string, mustVerify boo
 	sum := sha256.Sum256(b.IndexJSON())
 	src.indexDigest = manifest.Digest(fmt.Sprintf("sha256:%x", sum))
 
+	// The one trust check (pack.VerifyBundle): signature, canonical index,
+	// the index's rules (manifest.Index.Validate), layout. Only the keys and
+	// whether to skip the signature are decided here.
+	var keys []*verify.Verifier
+	skip := false
 	switch {
 	case in.o.insecure:
+		skip = true
 		src.Insecure = true
 		in.warnf("INSECURE: --insecure-skip-signature given: the bundle's signature is NOT checked; " +
 			"anyone who could change the file could run code as root here. This is recorded in " + string(state.Path))
 	case mustVerify:
-		keys, err := in.trustedKeys()
-		if err != nil {
+		if keys, err = in.trustedKeys(); err != nil {
 			return nil, err
 		}
 		if len(keys) == 0 {
@@ -231,97 +189,26 @@ func (in *Installer) open(ctx context.Context, bundlePath string, mustVerify boo
 				errors.New("no trusted public key: none given with --key and none in "+string(state.KeyDir)),
 				"pass the publisher's key with --key satchel.pub, or install it as "+string(state.KeyDir)+"/<name>.pub"))
 		}
-		k, err := verify.VerifySignature(keys, b.IndexJSON(), b.Signature())
-		if err != nil {
-			return nil, err
-		}
-		src.Key, src.Verified = k, true
 	default:
-		if keys, err := in.trustedKeys(); err == nil && len(keys) > 0 {
-			k, err := verify.VerifySignature(keys, b.IndexJSON(), b.Signature())
-			if err != nil {
-				return nil, err
-			}
-			src.Key, src.Verified = k, true
+		if k, err := in.trustedKeys(); err == nil {
+			keys = k
 		}
+		skip = len(keys) == 0
 	}
-
-	ix, err := b.Index()
+	ix, key, err := pack.VerifyBundle(b, keys, pack.VerifyOptions{SkipSignature: skip})
 	if err != nil {
-		return nil, manifest.WithExitCode(err, manifest.ExitVerification)
-	}
-	src.Index = ix
-	if err := b.CheckLayout(ix); err != nil {
-		return nil, manifest.WithExitCode(err, manifest.ExitVerification)
-	}
-	if err := in.checkTargets(ix); err != nil {
 		return nil, err
 	}
-	if err := checkInstallerVersion(ix.Requirements.Installer); err != nil {
+	src.Index, src.Key, src.Verified = ix, key, key != nil
+	// Where each path leads on this host (through its symlinks) is checked
+	// by the plan, against the same lanes; writes never follow a link.
+	if err := checkInstallerVersion(ix.Requirements.Installer, in.warnf); err != nil {
 		return nil, err
 	}
 	if err := in.checkSeries(ix); err != nil {
 		return nil, err
 	}
 	return src, nil
-}
-
-// installPrefixes are where bundle files may go (DESIGN.md, "Where things
-// go"); configs and units are the installer's own, not the bundle's.
-var installPrefixes = []string{"/usr/local/", "/opt/"}
-
-// checkTargets refuses index paths and symlinks that would land outside
-// the places bundles install to, or outside the root.
-func (in *Installer) checkTargets(ix *manifest.Index) error {
-	for _, c := range ix.Components {
-		for _, a := range c.Artifacts {
-			for _, f := range a.Files {
-				bad := func(why string) error {
-					return manifest.VerificationError(manifest.HintError(
-						fmt.Errorf("component %s (%s): file %q: %s", c.Name, a.Platform, f.Path, why),
-						"the bundle is malformed or malicious; do not install it, and tell its publisher"))
-				}
-				if !strings.HasPrefix(f.Path, "/") || path.Clean(f.Path) != f.Path {
-					return bad("not a clean absolute path")
-				}
-				if _, err := verify.CleanPath(strings.TrimPrefix(f.Path, "/")); err != nil {
-					return manifest.WithExitCode(err, manifest.ExitVerification)
-				}
-				ok := false
-				for _, p := range installPrefixes {
-					ok = ok || strings.HasPrefix(f.Path, p)
-				}
-				if !ok {
-					return bad("bundles install only under " + strings.Join(installPrefixes, " and "))
-				}
-				if f.Mode&^0o7777 != 0 || f.Mode&0o6000 != 0 {
-					return bad(fmt.Sprintf("mode %#o has bits other than permissions (setuid/setgid are refused)", f.Mode))
-				}
-				switch f.Type {
-				case manifest.TypeFile:
-					if _, ok := ix.Blob(f.Blob); !ok {
-						return bad("its blob " + string(f.Blob) + " is not in the bundle")
-					}
-				case manifest.TypeSymlink:
-					if err := verify.CheckLinkTarget("/", f.Path, f.Target); err != nil {
-						return manifest.WithExitCode(err, manifest.ExitVerification)
-					}
-				default:
-					return bad("unknown type " + strconv.Quote(f.Type))
-				}
-			}
-		}
-	}
-	for _, im := range ix.Images {
-		for _, d := range append([]manifest.Digest{im.Digest}, im.Blobs...) {
-			if b, ok := ix.Blob(d); !ok || b.Encoding != manifest.EncodingNone {
-				return manifest.VerificationError(manifest.HintError(
-					fmt.Errorf("image %s: blob %s is missing or not stored as an OCI blob", im.Ref, d),
-					"the bundle is malformed; rebuild it"))
-			}
-		}
-	}
-	return nil
 }
 
 // checkSeries refuses a bundle of another series than the installed one
@@ -358,46 +245,18 @@ func (in *Installer) checkSeries(ix *manifest.Index) error {
 		ix.Name, hi, ix.Sequence, ix.Version))
 }
 
-// checkInstallerVersion compares requirements.installer with this build,
-// ignoring pre-release suffixes (a 0.2.0-dev build reads 0.2.0 bundles).
-func checkInstallerVersion(need string) error {
-	if need == "" {
-		return nil
+// checkInstallerVersion compares requirements.installer with this build
+// (manifest.CheckInstallerVersion: a development build counts as the
+// release it names, e.g. 0.1.0-dev or v0.3.0-12-gabc1234; one that names
+// none refuses unless SATCHEL_ALLOW_UNRELEASED_INSTALLER=1).
+func checkInstallerVersion(need string, warnf func(string, ...any)) error {
+	allow := os.Getenv(manifest.AllowUnreleasedInstallerEnv) == "1"
+	if err := manifest.CheckInstallerVersion(version.Version, need, allow); err != nil {
+		return err
 	}
-	have := version.Version
-	hv, okh := parseSemver(have)
-	nv, okn := parseSemver(need)
-	if !okh || !okn {
-		return nil
-	}
-	for i := range 3 {
-		if hv[i] != nv[i] {
-			if hv[i] < nv[i] {
-				return manifest.Hintf("use satchel-install "+need+" or later (the one shipped with the bundle, or a .run file)",
-					"the bundle needs satchel-install %s or later; this is %s", need, have)
-			}
-			return nil
-		}
+	if _, ok := manifest.ParseBuildVersion(version.Version); !ok && need != "" {
+		warnf("this satchel-install (%s) has no release version; installing a bundle that needs %s because %s=1",
+			version.Version, need, manifest.AllowUnreleasedInstallerEnv)
 	}
 	return nil
-}
-
-func parseSemver(s string) ([3]int, bool) {
-	var v [3]int
-	s = strings.TrimPrefix(s, "v")
-	if i := strings.IndexAny(s, "-+"); i >= 0 {
-		s = s[:i]
-	}
-	parts := strings.Split(s, ".")
-	if len(parts) == 0 || len(parts) > 3 {
-		return v, false
-	}
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return v, false
-		}
-		v[i] = n
-	}
-	return v, true
 }

@@ -116,11 +116,11 @@ type Blob struct {
 // Note is compatibility knowledge carried to the installer (known-bad
 // combinations, untested platforms).
 type Note struct {
-	ID        string `json:"id"`
-	Component string `json:"component,omitempty"`
-	Platform  string `json:"platform,omitempty"`
-	Severity  string `json:"severity"` // "info", "warning", "error"
-	Text      string `json:"text"`
+	ID        string `json:"id" yaml:"id"`
+	Component string `json:"component,omitempty" yaml:"component,omitempty"`
+	Platform  string `json:"platform,omitempty" yaml:"platform,omitempty"`
+	Severity  string `json:"severity" yaml:"severity"` // "info", "warning", "error"
+	Text      string `json:"text" yaml:"text"`
 }
 
 // Encode returns the canonical bytes of the index: encoding/json in struct

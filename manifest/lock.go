@@ -19,44 +19,44 @@ const (
 
 // Lock is bundle.lock: every URL and digest the build will use, per platform.
 type Lock struct {
-	APIVersion string            `json:"apiVersion"`
-	Kind       string            `json:"kind"` // "BundleLock"
-	Name       string            `json:"name"`
-	Profile    string            `json:"profile,omitempty"`
-	Platforms  []string          `json:"platforms"`
-	Components []LockedComponent `json:"components"`
-	Images     []LockedImage     `json:"images"`
+	APIVersion string            `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string            `json:"kind" yaml:"kind"` // "BundleLock"
+	Name       string            `json:"name" yaml:"name"`
+	Profile    string            `json:"profile,omitempty" yaml:"profile,omitempty"`
+	Platforms  []string          `json:"platforms" yaml:"platforms"`
+	Components []LockedComponent `json:"components" yaml:"components"`
+	Images     []LockedImage     `json:"images" yaml:"images"`
 }
 
 // LockedComponent is one component version with one artifact per platform.
 type LockedComponent struct {
-	Name      string           `json:"name"`
-	Version   string           `json:"version"`
-	Variant   string           `json:"variant,omitempty"`
-	Artifacts []LockedArtifact `json:"artifacts"`
+	Name      string           `json:"name" yaml:"name"`
+	Version   string           `json:"version" yaml:"version"`
+	Variant   string           `json:"variant,omitempty" yaml:"variant,omitempty"`
+	Artifacts []LockedArtifact `json:"artifacts" yaml:"artifacts"`
 }
 
 // LockedArtifact pins one upstream file.
 type LockedArtifact struct {
-	Platform     string `json:"platform"`
-	URL          string `json:"url"`
-	Digest       Digest `json:"digest"`
-	DigestSource string `json:"digestSource"`
+	Platform     string `json:"platform" yaml:"platform"`
+	URL          string `json:"url" yaml:"url"`
+	Digest       Digest `json:"digest" yaml:"digest"`
+	DigestSource string `json:"digestSource" yaml:"digestSource"`
 	// ChecksumURL is the upstream checksum file the digest was checked against, if any.
-	ChecksumURL string `json:"checksumURL,omitempty"`
+	ChecksumURL string `json:"checksumURL,omitempty" yaml:"checksumURL,omitempty"`
 	// Size is the artifact's length in bytes, measured at lock time on the
 	// verified download; build refuses a body of any other length. 0 in a
 	// lock written before sizes were recorded: then unknown.
-	Size int64 `json:"size,omitempty"`
+	Size int64 `json:"size,omitempty" yaml:"size,omitempty"`
 }
 
 // LockedImage pins an image by digest for the listed platforms.
 type LockedImage struct {
-	Ref          string   `json:"ref"`
-	Digest       Digest   `json:"digest"`
-	DigestSource string   `json:"digestSource"`
-	Platforms    []string `json:"platforms"`
-	Role         string   `json:"role,omitempty"`
+	Ref          string   `json:"ref" yaml:"ref"`
+	Digest       Digest   `json:"digest" yaml:"digest"`
+	DigestSource string   `json:"digestSource" yaml:"digestSource"`
+	Platforms    []string `json:"platforms" yaml:"platforms"`
+	Role         string   `json:"role,omitempty" yaml:"role,omitempty"`
 }
 
 // Artifact returns the locked artifact of a component version for a
@@ -102,11 +102,11 @@ func ReadLockFile(path string) (*Lock, error) {
 	return l, nil
 }
 
-// ParseLock decodes a lock strictly and checks its digests.
+// ParseLock decodes a lock strictly (see DecodeYAML) and checks its digests.
 func ParseLock(b []byte) (*Lock, error) {
 	var l Lock
-	if err := yaml.UnmarshalStrict(b, &l); err != nil {
-		return nil, yamlError("lock", b, err)
+	if err := DecodeYAML("lock", b, &l); err != nil {
+		return nil, err
 	}
 	if l.APIVersion != APIVersion || l.Kind != "BundleLock" {
 		return nil, HintError(fmt.Errorf("not a satchel lock (apiVersion %q, kind %q)", l.APIVersion, l.Kind), "regenerate it with `satchel-bundle lock`")

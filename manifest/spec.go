@@ -22,50 +22,50 @@ var KnownPlatforms = []string{"linux/amd64", "linux/arm64"}
 
 // Spec is bundle.yaml: what a user asks to carry.
 type Spec struct {
-	APIVersion string     `json:"apiVersion"`
-	Kind       string     `json:"kind"`
-	Metadata   Metadata   `json:"metadata"`
-	Spec       BundleSpec `json:"spec"`
+	APIVersion string     `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string     `json:"kind" yaml:"kind"`
+	Metadata   Metadata   `json:"metadata" yaml:"metadata"`
+	Spec       BundleSpec `json:"spec" yaml:"spec"`
 }
 
 // Metadata names a bundle. Bundles of one name form a series ordered by Sequence.
 type Metadata struct {
-	Name     string `json:"name"`
-	Version  string `json:"version"`
-	Sequence uint64 `json:"sequence"`
+	Name     string `json:"name" yaml:"name"`
+	Version  string `json:"version" yaml:"version"`
+	Sequence uint64 `json:"sequence" yaml:"sequence"`
 }
 
 // BundleSpec lists components and images; Profile supplies defaults.
 type BundleSpec struct {
-	Profile    string          `json:"profile,omitempty"`
-	Platforms  []string        `json:"platforms,omitempty"`
-	Components []ComponentSpec `json:"components,omitempty"`
-	Images     []ImageSpec     `json:"images,omitempty"`
+	Profile    string          `json:"profile,omitempty" yaml:"profile,omitempty"`
+	Platforms  []string        `json:"platforms,omitempty" yaml:"platforms,omitempty"`
+	Components []ComponentSpec `json:"components,omitempty" yaml:"components,omitempty"`
+	Images     []ImageSpec     `json:"images,omitempty" yaml:"images,omitempty"`
 }
 
 // ComponentSpec selects a component version; Sources override the catalog per platform.
 type ComponentSpec struct {
-	Name    string            `json:"name"`
-	Version string            `json:"version,omitempty"`
-	Variant string            `json:"variant,omitempty"`
-	Sources map[string]Source `json:"sources,omitempty"`
+	Name    string            `json:"name" yaml:"name"`
+	Version string            `json:"version,omitempty" yaml:"version,omitempty"`
+	Variant string            `json:"variant,omitempty" yaml:"variant,omitempty"`
+	Sources map[string]Source `json:"sources,omitempty" yaml:"sources,omitempty"`
 	// Exclude drops a component the profile would otherwise bring.
-	Exclude bool `json:"exclude,omitempty"`
+	Exclude bool `json:"exclude,omitempty" yaml:"exclude,omitempty"`
 }
 
 // Source is where one platform's artifact comes from.
 type Source struct {
-	URL    string `json:"url"`
-	Digest Digest `json:"digest,omitempty"`
+	URL    string `json:"url" yaml:"url"`
+	Digest Digest `json:"digest,omitempty" yaml:"digest,omitempty"`
 }
 
 // ImageSpec is an OCI image to carry.
 type ImageSpec struct {
-	Ref    string `json:"ref"`
-	Digest Digest `json:"digest,omitempty"`
+	Ref    string `json:"ref" yaml:"ref"`
+	Digest Digest `json:"digest,omitempty" yaml:"digest,omitempty"`
 	// Role marks the image's job on the host: "sandbox" for the pause image
 	// (becomes containerd's sandbox image and is pinned).
-	Role string `json:"role,omitempty"`
+	Role string `json:"role,omitempty" yaml:"role,omitempty"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
@@ -84,37 +84,17 @@ func ReadSpecFile(path string) (*Spec, error) {
 	return s, nil
 }
 
-// ParseSpec decodes YAML strictly (unknown fields are errors) and validates it.
+// ParseSpec decodes YAML strictly (unknown fields are errors, versions are
+// read as written; see DecodeYAML) and validates it.
 func ParseSpec(b []byte) (*Spec, error) {
 	var s Spec
-	if err := yaml.UnmarshalStrict(b, &s); err != nil {
-		return nil, yamlError("bundle spec", b, err)
+	if err := DecodeYAML("bundle spec", b, &s); err != nil {
+		return nil, err
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
-}
-
-var unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
-
-// yamlError turns a strict-decoding error into one that names the line of an
-// unknown field (encoding/json reports only its name).
-func yamlError(what string, src []byte, err error) error {
-	if m := unknownFieldRE.FindStringSubmatch(err.Error()); m != nil {
-		field := m[1]
-		lineRE := regexp.MustCompile(`^\s*(- )?` + regexp.QuoteMeta(field) + `\s*:`)
-		for i, line := range strings.Split(string(src), "\n") {
-			if lineRE.MatchString(line) {
-				return HintError(fmt.Errorf("parsing %s: line %d: unknown field %q", what, i+1, field),
-					"remove it or fix its spelling; field names are case-sensitive (see `satchel-bundle init`)")
-			}
-		}
-		return HintError(fmt.Errorf("parsing %s: unknown field %q", what, field),
-			"remove it or fix its spelling; field names are case-sensitive (see `satchel-bundle init`)")
-	}
-	return HintError(fmt.Errorf("parsing %s: %w", what, err),
-		"check the YAML syntax (indentation, brackets, quotes); compare with `satchel-bundle init --profile kylin-v10`")
 }
 
 // Marshal encodes the spec as YAML.

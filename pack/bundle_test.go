@@ -517,3 +517,85 @@ func TestWriteFile(t *testing.T) {
 		t.Error("a failed forced write changed the existing bundle")
 	}
 }
+
+// TestBlobHeaderSizeMustMatchIndex: a blob header whose size field was
+// edited (and its checksum fixed, so the header is canonical for that size)
+// shows tar(1) other content than the index describes. The reader must
+// refuse it (issue 7, #12).
+func TestBlobHeaderSizeMustMatchIndex(t *testing.T) {
+	fx := newFixture(t, t.TempDir(), 300, 0, 2000)
+	orig := fx.bytes(t)
+	b0, err := openBytes(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := b0.blobsOff
+	tried := 0
+	for _, bl := range fx.ix.Blobs {
+		hdr := off
+		off += blockSize + bl.Size + padTo(bl.Size, blockSize)
+		for _, size := range []int64{bl.Size - 1, bl.Size + 1, 0, bl.Size + blockSize} {
+			if size < 0 || size == bl.Size {
+				continue
+			}
+			tried++
+			data := bytes.Clone(orig)
+			h, err := canonicalHeader(BlobPrefix+bl.Digest.Hex(), size, fx.ix.Created.Unix())
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(data[hdr:], h)
+			// archive/tar believes the header: it reads other bytes as the blob.
+			tr := tar.NewReader(bytes.NewReader(data))
+			for {
+				th, err := tr.Next()
+				if err != nil {
+					t.Fatalf("blob %s size %d: archive/tar: %v", bl.Digest, size, err)
+				}
+				if th.Name == BlobPrefix+bl.Digest.Hex() {
+					if th.Size != size {
+						t.Fatalf("archive/tar reads size %d, want %d", th.Size, size)
+					}
+					break
+				}
+			}
+			b, err := openBytes(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stage, err := checkAll(b, true)
+			if err == nil || stage != "layout" || !isVerification(err) || !strings.Contains(err.Error(), "the index") {
+				t.Errorf("blob %s with header size %d (index %d): stage %q, %v", bl.Digest, size, bl.Size, stage, err)
+			}
+		}
+	}
+	if tried < 6 {
+		t.Fatalf("only %d cases", tried)
+	}
+}
+
+// TestSignatureEntryBounds: satchel.json.sig is not covered by the index,
+// so its header alone gives its size; Open bounds it by the longest
+// signature verify accepts and refuses anything else there.
+func TestSignatureEntryBounds(t *testing.T) {
+	fx := newFixture(t, t.TempDir())
+	for name, sig := range map[string][]byte{
+		"too long":   []byte(strings.Repeat("A", maxSignatureSize+4)),
+		"whitespace": append(bytes.Clone(fx.sig), '\n'),
+		"not base64": []byte("*not base64*"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			data := writeVariant(t, &fixture{store: fx.store, ix: fx.ix, json: fx.json, sig: sig}, nil, nil)
+			_, err := openBytes(data)
+			if err == nil || !isVerification(err) || !strings.Contains(err.Error(), "satchel.json.sig") {
+				t.Fatalf("signature entry %s: %v", name, err)
+			}
+		})
+	}
+	// The longest signature verify accepts still opens.
+	long := []byte(strings.Repeat("A", maxSignatureSize))
+	data := writeVariant(t, &fixture{store: fx.store, ix: fx.ix, json: fx.json, sig: long}, nil, nil)
+	if _, err := openBytes(data); err != nil {
+		t.Fatalf("a %d-byte signature entry: %v", len(long), err)
+	}
+}

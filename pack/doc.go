@@ -35,18 +35,21 @@
 //
 // # Reading a bundle (installer side)
 //
-// The reader works on an io.ReaderAt and never holds a blob in memory:
+// The reader works on an io.ReaderAt and never holds a blob in memory.
+// VerifyBundle is the one trust check every reader runs (satchel-bundle
+// verify, inspect and sign, and the installer):
 //
 //	b, _ := pack.OpenPath("name.satchel")      // reads satchel.json and its signature only
-//	// verify b.Signature() over b.IndexJSON() (package verify)
-//	ix, _ := b.Index()
-//	_ = b.CheckLayout(ix)                      // headers, padding, order, trailer
-//	_ = b.VerifyBlobs(ix, nil)                 // every blob's sha256
+//	ix, key, _ := pack.VerifyBundle(b, keys, pack.VerifyOptions{})
+//	// = verify.VerifySignature over b.IndexJSON(), then b.Index() (decode,
+//	//   manifest.Index.Validate), then b.CheckLayout(ix) (headers, padding,
+//	//   order, each blob header's size equal to the index's, trailer)
 //	rc, _ := b.OpenFile(ix.Components[0].Artifacts[0].Files[0])
 //
-// OpenBlob hashes a blob's stored bytes before it returns a reader, so no
-// unverified byte reaches the zstd decoder; OpenFile checks the decoded
-// content's digest and size at EOF. Verification failures are
+// With VerifyOptions.Deep it also checks every blob's sha256 and every
+// file's content. OpenBlob hashes a blob's stored bytes before it returns a
+// reader, so no unverified byte reaches the zstd decoder; OpenFile checks
+// the decoded content's digest and size at EOF. Verification failures are
 // manifest.VerificationError (exit code 3) with a hint.
 //
 // # Media

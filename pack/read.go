@@ -17,9 +17,9 @@ import (
 // larger blobs are hashed in place and hashed again while they are read.
 const smallBlob = 8 << 20
 
-// Bundle reads a bundle file. Open it with Open or OpenPath, verify the
-// signature over IndexJSON, then call Index and CheckLayout before reading
-// blobs. A Bundle may be read from several goroutines once CheckLayout has
+// Bundle reads a bundle file. Open it with Open or OpenPath, then check it
+// with VerifyBundle (signature over IndexJSON, Index, CheckLayout) before
+// reading blobs. A Bundle may be read from several goroutines once CheckLayout has
 // returned.
 type Bundle struct {
 	r       io.ReaderAt
@@ -98,12 +98,17 @@ func (b *Bundle) Signature() []byte { return b.sig }
 // Size returns the bundle's length in bytes.
 func (b *Bundle) Size() int64 { return b.size }
 
-// Index decodes satchel.json (strictly, see manifest.DecodeIndex). Call it
-// after the signature over IndexJSON has been verified.
+// Index decodes satchel.json (strictly, see manifest.DecodeIndex) and
+// validates it (manifest.Index.Validate): what it returns stays inside the
+// bundle's lanes. Call it after the signature over IndexJSON has been
+// verified; VerifyBundle does both in order.
 func (b *Bundle) Index() (*manifest.Index, error) {
 	ix, err := manifest.DecodeIndex(b.indexJSON)
 	if err != nil {
 		return nil, manifest.VerificationError(fmt.Errorf("%s: %w", b.source, err))
+	}
+	if err := ix.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.source, err)
 	}
 	return ix, nil
 }
@@ -137,8 +142,14 @@ func (b *Bundle) CheckLayout(ix *manifest.Index) error {
 		if off+blockSize+bl.Size > b.size {
 			return b.damaged("blob %d (%s) extends past the end of the file", i, bl.Digest)
 		}
-		if _, _, err := b.readHeader(off, BlobPrefix+bl.Digest.Hex(), b.mtime); err != nil {
+		size, _, err := b.readHeader(off, BlobPrefix+bl.Digest.Hex(), b.mtime)
+		if err != nil {
 			return err
+		}
+		// The index decides where every entry ends; a header that says
+		// otherwise would show tar(1) other content than the installer sees.
+		if size != bl.Size {
+			return b.damaged("the header of blob %s says %d bytes, the index %d", bl.Digest, size, bl.Size)
 		}
 		l.blobs[bl.Digest] = blobLoc{off: off + blockSize, size: bl.Size, encoding: bl.Encoding}
 		end := off + blockSize + bl.Size

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/verify"
 )
 
 // Names of the fixed entries of a bundle and the blob directory.
@@ -26,8 +27,9 @@ const (
 	blockSize  = 512
 	recordSize = 10240 // 20 blocks, tar's traditional record
 	// Limits on what Open reads into memory before anything is verified.
-	maxIndexSize     = 64 << 20
-	maxSignatureSize = 64 << 10
+	maxIndexSize = 64 << 20
+	// The longest signature verify accepts, base64-encoded (RSA 4096 is 684 bytes).
+	maxSignatureSize = verify.MaxSignatureB64Len
 	// USTAR's 11 octal digits for size and mtime.
 	maxUSTARNumber = 1<<33 - 1
 )

@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/satchel-dev/satchel/manifest"
-	"sigs.k8s.io/yaml"
 )
 
 //go:embed data/*.yaml
@@ -18,47 +17,47 @@ var profileFiles embed.FS
 
 // Profile is a built-in, tested set of component versions with their pins.
 type Profile struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
+	Name        string `json:"name" yaml:"name"`
+	Description string `json:"description" yaml:"description"`
 	// Platforms a bundle from this profile carries unless the spec says otherwise.
-	Platforms []string `json:"platforms"`
+	Platforms []string `json:"platforms" yaml:"platforms"`
 	// Components name each component's version (and variant). Sources, where
 	// present, replace the catalog URL for a platform while the component stays
 	// at this version and variant (kylin-v10's kata on arm64).
-	Components []manifest.ComponentSpec `json:"components"`
-	Images     []manifest.ImageSpec     `json:"images,omitempty"`
+	Components []manifest.ComponentSpec `json:"components" yaml:"components"`
+	Images     []manifest.ImageSpec     `json:"images,omitempty" yaml:"images,omitempty"`
 	// MinKernel is the lowest kernel the profile was chosen for.
-	MinKernel string `json:"minKernel,omitempty"`
+	MinKernel string `json:"minKernel,omitempty" yaml:"minKernel,omitempty"`
 	// Pins are the digests the profile vouches for, by artifact URL. A pin
 	// with an empty digest marks an artifact whose upstream publishes no
 	// checksum and that nobody pinned publicly: lock resolves it, and From
 	// says so.
-	Pins []Pin `json:"pins,omitempty"`
+	Pins []Pin `json:"pins,omitempty" yaml:"pins,omitempty"`
 	// Notes are carried into bundles made from the profile (untested
 	// platforms and the like).
-	Notes []Note `json:"notes,omitempty"`
+	Notes []Note `json:"notes,omitempty" yaml:"notes,omitempty"`
 }
 
 // Pin is one artifact digest with where it was copied from.
 type Pin struct {
-	URL    string          `json:"url"`
-	Digest manifest.Digest `json:"digest,omitempty"`
-	From   string          `json:"from"`
+	URL    string          `json:"url" yaml:"url"`
+	Digest manifest.Digest `json:"digest,omitempty" yaml:"digest,omitempty"`
+	From   string          `json:"from" yaml:"from"`
 }
 
 // Note is a profile note. Version, when set, limits it to that version of
 // Component: a note about kata 3.1.3 says nothing about the kata a spec
 // chooses instead.
 type Note struct {
-	manifest.Note
-	Version string `json:"version,omitempty"`
+	manifest.Note `yaml:",inline"`
+	Version       string `json:"version,omitempty" yaml:"version,omitempty"`
 }
 
 // profileFile is the on-disk form: a Profile with a format header.
 type profileFile struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Profile
+	APIVersion string `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string `json:"kind" yaml:"kind"`
+	Profile    `yaml:",inline"`
 }
 
 var loadProfiles = sync.OnceValues(func() (map[string]*Profile, error) {
@@ -87,7 +86,7 @@ var loadProfiles = sync.OnceValues(func() (map[string]*Profile, error) {
 // parseProfile decodes a profile file strictly and checks it.
 func parseProfile(b []byte) (*Profile, error) {
 	var f profileFile
-	if err := yaml.UnmarshalStrict(b, &f); err != nil {
+	if err := manifest.DecodeYAML("profile", b, &f); err != nil {
 		return nil, err
 	}
 	if f.APIVersion != manifest.APIVersion || f.Kind != "Profile" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satchel-dev/satchel/internal/yamltest"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -718,4 +719,27 @@ func TestVersionCompare(t *testing.T) {
 			t.Errorf("compare(%s, %s) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
+}
+
+// TestProfileVersionsReadAsWritten: a profile's versions are the literal
+// YAML text, quoted or not (issue 7, #16).
+func TestProfileVersionsReadAsWritten(t *testing.T) {
+	src := "apiVersion: satchel/v1\nkind: Profile\nname: x\ndescription: d\nplatforms: [linux/amd64]\ncomponents:\n" +
+		"  - name: gvisor\n    version: 20250331.0\n  - name: runc\n    version: 1.2.10\n  - name: containerd\n    version: 2.0.0\n" +
+		"notes:\n  - id: n\n    component: runc\n    version: 1.10\n    severity: info\n    text: t\n"
+	p, err := parseProfile([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range p.Components {
+		got[c.Name] = c.Version
+	}
+	if got["gvisor"] != "20250331.0" || got["runc"] != "1.2.10" || got["containerd"] != "2.0.0" {
+		t.Errorf("versions %v", got)
+	}
+	if p.Notes[0].Version != "1.10" || p.Notes[0].ID != "n" || p.Notes[0].Severity != "info" {
+		t.Errorf("note %+v", p.Notes[0])
+	}
+	yamltest.CheckTags(t, reflect.TypeFor[profileFile]())
 }

@@ -1,56 +1,32 @@
-// Package verify holds satchel's trust rules: signing keys, the bundle
-// signature, content digests and the safe-path rules every extraction obeys.
-// The installer imports it, so it contains no network client (no net/http,
-// no crypto/tls); KMS providers live in the separate package verify/kms.
+// Package verify holds satchel's trust checks: trusted public keys, the
+// bundle signature, content digests and the safe-path rules every extraction
+// obeys. The installer imports it, so it contains no network client (no
+// net/http, no crypto/tls) and no signing code: making keys and signatures
+// is package sign's job, and this package uses only the standard library
+// (and package manifest).
 //
 // # Keys
 //
-// Key pairs are ECDSA P-256 (the default, [ECDSAP256]), Ed25519 ([Ed25519])
-// or RSA 4096 ([RSA4096]). [GenerateKeyPair] writes the private key exactly as
-// `cosign generate-key-pair` does: PKCS#8 DER, encrypted with
-// github.com/secure-systems-lab/go-securesystemslib/encrypted (scrypt
-// N=65536 r=8 p=1, NaCl secretbox; a JSON envelope
-// {"kdf":{…},"cipher":{…},"ciphertext":…}) in a PEM block of type
-// "ENCRYPTED SIGSTORE PRIVATE KEY". An empty password still encrypts, as cosign
-// does. The public key is a PEM "PUBLIC KEY" (PKIX SubjectPublicKeyInfo).
-//
-// [LoadSigner] reads such a key (or cosign's older "ENCRYPTED COSIGN PRIVATE
-// KEY" label), plain PEM keys (PKCS#8 "PRIVATE KEY", SEC 1 "EC PRIVATE KEY",
-// PKCS#1 "RSA PRIVATE KEY", PKCS#8 "ENCRYPTED PRIVATE KEY"), or a KMS URI
-// (awskms://, gcpkms://, azurekms://, hashivault://). KMS providers are only
-// available in programs that import
-// github.com/satchel-dev/satchel/verify/kms (or that find a sigstore KMS
-// plugin, sigstore-kms-<scheme>, on PATH); elsewhere a KMS URI fails with a
-// hint. Passwords come from a [PassFunc]; [PasswordFromEnv] reads
-// SATCHEL_PASSWORD first.
-//
-// A key is named by its [KeyID]: "sha256:" and the hex SHA-256 of the DER
+// [LoadVerifier] reads a PEM "PUBLIC KEY" (PKIX) or "RSA PUBLIC KEY"
+// (PKCS#1) holding an ECDSA (P-256/384/521), Ed25519 or RSA
+// (2048/3072/4096) key, exactly one per file. [LoadVerifierFile] reads only a
+// small regular file; [LoadKeyDir] loads every *.pub in a directory. A key is
+// named by its [KeyID]: "sha256:" and the hex SHA-256 of the DER
 // SubjectPublicKeyInfo, stable across PEM re-encodings.
 //
 // # Signatures
 //
 // The signature covers the exact bytes of satchel.json and is stored as the
-// standard base64 of the raw signature, with no trailing newline, so that
+// standard base64 of the raw signature, so that
 //
 //	cosign verify-blob --key satchel.pub --signature satchel.json.sig --insecure-ignore-tlog satchel.json
 //
-// accepts it. All signing goes through sigstore/sigstore's pkg/signature:
-//
-//   - ECDSA: SHA-256 of the message, ASN.1 DER signature. Key files sign with
-//     deterministic nonces (RFC 6979, crypto/ecdsa with a nil random source),
-//     so a rebuild signs to the same bytes; KMS keys use the provider's nonces.
-//   - RSA: RSASSA-PKCS1-v1_5 over SHA-256 (rsa.SignPKCS1v15), never PSS.
-//   - Ed25519: pure Ed25519 over the message itself, not Ed25519ph. This is
-//     what cosign does for key-based blobs without a transparency log:
-//     `verify-blob --key` loads the key with signature.LoadVerifier(pub,
-//     SHA256), which yields sigstore's pure ED25519Verifier, and `sign-blob`
-//     drops its Ed25519ph default when it does not upload to Rekor
-//     (cmd/cosign/cli/sign/sign_blob.go: "we do not use ed25519ph for ed25519
-//     keys when the signatures are not uploaded to the Tlog").
-//
-// [VerifySignature] tries every trusted key and reports which one matched;
-// every failure is a manifest.VerificationError (exit code 3) whose message
-// ends with a "hint:" line.
+// accepts it. [Verifier.Verify] checks what cosign checks with
+// signature.LoadVerifier(pub, SHA256): ECDSA ASN.1 over SHA-256, RSA PKCS#1
+// v1.5 over SHA-256, pure Ed25519. [VerifySignature] tries every trusted key
+// and reports which one matched; every failure is a
+// manifest.VerificationError (exit code 3) whose message ends with a "hint:"
+// line.
 //
 // # Digests
 //

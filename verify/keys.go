@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -13,105 +12,20 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
-	"github.com/sigstore/sigstore/pkg/cryptoutils/goodkey"
-	"github.com/sigstore/sigstore/pkg/signature"
-
 	"github.com/satchel-dev/satchel/manifest"
 )
 
-// Algorithm names a key type for GenerateKeyPair.
-type Algorithm string
-
-// Key algorithms. ECDSAP256 is the default and what cosign generates.
-const (
-	ECDSAP256 Algorithm = "ecdsa-p256"
-	Ed25519   Algorithm = "ed25519"
-	RSA4096   Algorithm = "rsa-4096"
-)
-
-// DefaultAlgorithm is used when an empty Algorithm is given.
-const DefaultAlgorithm = ECDSAP256
-
-// PasswordEnv is the environment variable PasswordFromEnv reads.
-const PasswordEnv = "SATCHEL_PASSWORD"
-
-// PEM block types of private keys (the two encrypted ones are cosign's).
-const (
-	pemEncryptedSigstore = string(cryptoutils.EncryptedSigstorePrivateKeyPEMType) // "ENCRYPTED SIGSTORE PRIVATE KEY"
-	pemEncryptedCosign   = "ENCRYPTED COSIGN PRIVATE KEY"
-)
-
-// GenerateKeyPair creates a key pair. The private key is PKCS#8, encrypted
-// with password the way cosign does (scrypt + NaCl secretbox via
-// go-securesystemslib/encrypted) in an "ENCRYPTED SIGSTORE PRIVATE KEY" PEM
-// block; an empty or nil password is allowed and still encrypts. The public
-// key is a "PUBLIC KEY" PEM block. An empty alg means DefaultAlgorithm.
-func GenerateKeyPair(alg Algorithm, password []byte) (privPEM, pubPEM []byte, err error) {
-	if alg == "" {
-		alg = DefaultAlgorithm
-	}
-	var priv crypto.Signer
-	switch alg {
-	case ECDSAP256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case Ed25519:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	case RSA4096:
-		priv, err = rsa.GenerateKey(rand.Reader, 4096)
-	default:
-		return nil, nil, manifest.HintError(fmt.Errorf("unknown key algorithm %q", alg),
-			"choose ecdsa-p256 (the default), ed25519 or rsa-4096")
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("generating %s key: %w", alg, err)
-	}
-	der, err := cryptoutils.MarshalPrivateKeyToDER(priv)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoding private key: %w", err)
-	}
-	defer clear(der)
-	if password == nil {
-		password = []byte{} // encrypted.Encrypt treats nil and empty alike; be explicit
-	}
-	box, err := encrypted.Encrypt(der, password)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encrypting private key: %w", err)
-	}
-	privPEM = pem.EncodeToMemory(&pem.Block{Type: pemEncryptedSigstore, Bytes: box})
-	pubPEM, err = cryptoutils.MarshalPublicKeyToPEM(priv.Public())
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoding public key: %w", err)
-	}
-	return privPEM, pubPEM, nil
-}
-
-// PassFunc returns the password of an encrypted private key. confirm asks
-// for the password twice (when a new key is created).
-type PassFunc func(confirm bool) ([]byte, error)
-
-// PasswordFromEnv returns a PassFunc that uses SATCHEL_PASSWORD when it is set
-// (even to the empty string) and otherwise calls fallback, typically a
-// terminal prompt. With a nil fallback and no variable it fails with a hint.
-func PasswordFromEnv(fallback PassFunc) PassFunc {
-	return func(confirm bool) ([]byte, error) {
-		if pw, ok := os.LookupEnv(PasswordEnv); ok {
-			return []byte(pw), nil
-		}
-		if fallback == nil {
-			return nil, manifest.HintError(errors.New("the private key is encrypted and no password was given"),
-				"set "+PasswordEnv+" to the key's password")
-		}
-		return fallback(confirm)
-	}
-}
+// maxKeyFileSize bounds what LoadVerifierFile reads: a PEM RSA-4096 public
+// key is under 1 KiB, so 64 KiB leaves room for comments and a certificate
+// chain someone pasted by mistake while refusing /dev/zero or a disk image.
+const maxKeyFileSize = 64 << 10
 
 // KeyID names a public key: "sha256:" followed by the hex SHA-256 of its DER
 // SubjectPublicKeyInfo. It is "" for a key type x509 cannot encode.
@@ -146,7 +60,6 @@ type Verifier struct {
 	Source string
 
 	pub crypto.PublicKey
-	v   signature.Verifier
 }
 
 // PublicKey returns the key.
@@ -155,25 +68,82 @@ func (v *Verifier) PublicKey() crypto.PublicKey { return v.pub }
 // Algorithm describes the key type, e.g. "ecdsa-p256", "ed25519", "rsa-4096".
 func (v *Verifier) Algorithm() string { return keyAlgorithm(v.pub) }
 
-// newVerifier wraps pub in sigstore's verifier with the parameters cosign's
-// `verify-blob --key` uses: signature.LoadVerifier(pub, crypto.SHA256), so
-// ECDSA and RSA PKCS#1 v1.5 hash with SHA-256 and Ed25519 is pure Ed25519.
-func newVerifier(pub crypto.PublicKey, source string) (*Verifier, error) {
-	if err := goodkey.ValidatePubKey(pub); err != nil {
+// NewVerifier wraps a public key. It accepts the keys sigstore's
+// cryptoutils.ValidatePubKey accepts (sigstore v1.10.11,
+// pkg/cryptoutils/publickey.go): ECDSA on P-256, P-384 or P-521, Ed25519,
+// and RSA with a 2048, 3072 or 4096-bit modulus. source names it in messages.
+func NewVerifier(pub crypto.PublicKey, source string) (*Verifier, error) {
+	if err := validatePubKey(pub); err != nil {
 		return nil, manifest.HintError(fmt.Errorf("public key %s: %w", source, err),
 			"use an ECDSA (P-256/384/521), Ed25519 or RSA (2048/3072/4096) key, e.g. from `satchel-bundle keygen`")
 	}
-	v, err := signature.LoadVerifier(pub, crypto.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("public key %s: %w", source, err)
+	return &Verifier{KeyID: KeyID(pub), Source: source, pub: pub}, nil
+}
+
+func validatePubKey(pub crypto.PublicKey) error {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if n := k.Size() * 8; n != 2048 && n != 3072 && n != 4096 {
+			return fmt.Errorf("rsa key size %d is not supported, the modulus must be 2048, 3072 or 4096 bits", n)
+		}
+		return nil
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		default:
+			return fmt.Errorf("ecdsa curve %s is not supported, it must be NIST P-256, P-384 or P-521", k.Curve.Params().Name)
+		}
+		if !k.IsOnCurve(k.X, k.Y) { //nolint:staticcheck // the point was parsed by x509, this is a second guard
+			return errors.New("ecdsa public key is not on its curve")
+		}
+		return nil
+	case ed25519.PublicKey:
+		if len(k) != ed25519.PublicKeySize {
+			return fmt.Errorf("ed25519 public key is %d bytes", len(k))
+		}
+		return nil
 	}
-	return &Verifier{KeyID: KeyID(pub), Source: source, pub: pub, v: v}, nil
+	return fmt.Errorf("unsupported public key type %T", pub)
+}
+
+// Verify checks the raw (not base64) signature sig over msg. The scheme is
+// what `cosign verify-blob --key` checks, i.e. sigstore's
+// signature.LoadVerifier(pub, crypto.SHA256) (sigstore v1.10.11,
+// pkg/signature/verifier.go, ecdsa.go, rsapkcs1v15.go, ed25519.go):
+//
+//   - ECDSA: ASN.1 DER signature over the SHA-256 of msg (ecdsa.VerifyASN1);
+//   - RSA: RSASSA-PKCS1-v1_5 over SHA-256 (never PSS);
+//   - Ed25519: pure Ed25519 over msg itself (not Ed25519ph).
+//
+// It is written against the standard library so that verifying pulls in
+// none of sigstore's signing, KMS or protobuf code.
+func (v *Verifier) Verify(msg, sig []byte) error {
+	switch k := v.pub.(type) {
+	case *ecdsa.PublicKey:
+		d := sha256.Sum256(msg)
+		if !ecdsa.VerifyASN1(k, d[:], sig) {
+			return errors.New("invalid ECDSA signature")
+		}
+		return nil
+	case *rsa.PublicKey:
+		d := sha256.Sum256(msg)
+		return rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig)
+	case ed25519.PublicKey:
+		if len(sig) != ed25519.SignatureSize || !ed25519.Verify(k, msg, sig) {
+			return errors.New("invalid Ed25519 signature")
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported public key type %T", v.pub)
 }
 
 // LoadVerifier parses a PEM public key ("PUBLIC KEY", or PKCS#1 "RSA PUBLIC
-// KEY"). source names it in messages.
+// KEY", as sigstore's cryptoutils.UnmarshalPEMToPublicKey reads them). A file
+// holding more than one PEM block is refused: a trust store that silently
+// uses only the first key (or all of them) surprises whoever wrote it.
+// source names it in messages.
 func LoadVerifier(pubPEM []byte, source string) (*Verifier, error) {
-	block, _ := pem.Decode(pubPEM)
+	block, rest := pem.Decode(pubPEM)
 	if block == nil {
 		return nil, manifest.HintError(fmt.Errorf("public key %s: no PEM block found", source),
 			"give the .pub file written by `satchel-bundle keygen` (or `cosign generate-key-pair`)")
@@ -182,17 +152,31 @@ func LoadVerifier(pubPEM []byte, source string) (*Verifier, error) {
 		return nil, manifest.HintError(fmt.Errorf("public key %s: this is a private key (%s)", source, block.Type),
 			"give the public half (the .pub file); keep the private key on the build host")
 	}
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
+	if more, _ := pem.Decode(rest); more != nil {
+		return nil, manifest.HintError(fmt.Errorf("public key %s: the file holds more than one PEM block", source),
+			"put each trusted key in a file of its own")
+	}
+	var pub crypto.PublicKey
+	var err error
+	switch block.Type {
+	case "PUBLIC KEY":
+		pub, err = x509.ParsePKIXPublicKey(block.Bytes)
+	case "RSA PUBLIC KEY":
+		pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	default:
+		err = fmt.Errorf("unknown public key PEM type %q", block.Type)
+	}
 	if err != nil {
 		return nil, manifest.HintError(fmt.Errorf("public key %s: %w", source, err),
 			"give the .pub file written by `satchel-bundle keygen` (or `cosign generate-key-pair`)")
 	}
-	return newVerifier(pub, source)
+	return NewVerifier(pub, source)
 }
 
-// LoadVerifierFile reads a PEM public key from path.
+// LoadVerifierFile reads a PEM public key from path. Only a regular file of
+// at most 64 KiB is read (not a FIFO, a device or a huge file).
 func LoadVerifierFile(path string) (*Verifier, error) {
-	b, err := os.ReadFile(path)
+	b, err := readKeyFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, manifest.HintError(fmt.Errorf("reading public key: %w", err),
@@ -201,6 +185,35 @@ func LoadVerifierFile(path string) (*Verifier, error) {
 		return nil, fmt.Errorf("reading public key: %w", err)
 	}
 	return LoadVerifier(b, path)
+}
+
+// readKeyFile reads a small regular file without blocking on a FIFO.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|nonblockFlag, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, manifest.HintError(fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type()),
+			"give the path of the .pub file itself")
+	}
+	if fi.Size() > maxKeyFileSize {
+		return nil, manifest.HintError(fmt.Errorf("%s is %d bytes, more than a public key file holds", path, fi.Size()),
+			"give the path of the .pub file itself")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxKeyFileSize {
+		return nil, fmt.Errorf("%s grew past %d bytes while it was read", path, maxKeyFileSize)
+	}
+	return b, nil
 }
 
 // LoadKeyDir loads every *.pub file in dir, in name order. A missing dir

@@ -10,9 +10,13 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 )
 
-// maxSignatureLen bounds the decoded signature: RSA 4096 is 512 bytes, and a
+// MaxSignatureLen bounds the decoded signature: RSA 4096 is 512 bytes, and a
 // larger blob is not a signature satchel or cosign writes.
-const maxSignatureLen = 1024
+const MaxSignatureLen = 1024
+
+// MaxSignatureB64Len is the longest satchel.json.sig (standard base64 of
+// MaxSignatureLen bytes, with no white space) a bundle may carry.
+const MaxSignatureB64Len = (MaxSignatureLen + 2) / 3 * 4
 
 // VerifySignature checks sigB64 (the contents of satchel.json.sig) over msg
 // (the exact bytes of satchel.json) against each trusted key in turn and
@@ -29,7 +33,7 @@ func VerifySignature(keys []*Verifier, msg, sigB64 []byte) (*Verifier, error) {
 		return nil, verificationError(errors.New("the bundle has no signature"),
 			"sign it with `satchel-bundle sign --key KEY FILE`")
 	}
-	if base64.StdEncoding.DecodedLen(len(s)) > maxSignatureLen {
+	if base64.StdEncoding.DecodedLen(len(s)) > MaxSignatureLen {
 		return nil, verificationError(fmt.Errorf("the signature is %d bytes long, not a signature satchel writes", len(s)),
 			"the bundle is damaged or was altered; get a fresh copy from the publisher")
 	}
@@ -41,10 +45,10 @@ func VerifySignature(keys []*Verifier, msg, sigB64 []byte) (*Verifier, error) {
 	}
 	raw = raw[:n]
 	for _, k := range keys {
-		if k == nil || k.v == nil {
+		if k == nil || k.pub == nil {
 			continue
 		}
-		if err := k.v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(msg)); err == nil {
+		if err := k.Verify(msg, raw); err == nil {
 			return k, nil
 		}
 	}

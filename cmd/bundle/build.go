@@ -11,7 +11,7 @@ import (
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
-	"github.com/satchel-dev/satchel/verify"
+	"github.com/satchel-dev/satchel/sign"
 )
 
 // BuildOptions configure `satchel-bundle build`.
@@ -75,7 +75,7 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 	if bo.Lock, err = readLockFor(o.SpecFile, o.LockFile); err != nil {
 		return err
 	}
-	signer, err := verify.LoadSigner(c.Context(), o.Key, verify.PasswordFromEnv(cli.Password))
+	signer, err := sign.LoadSigner(c.Context(), o.Key, sign.PasswordFromEnv(cli.Password))
 	if err != nil {
 		return err
 	}

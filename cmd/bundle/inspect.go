@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -13,6 +12,7 @@ import (
 	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
+	"github.com/satchel-dev/satchel/verify"
 )
 
 // InspectOptions configure `satchel-bundle inspect`.
@@ -58,34 +58,41 @@ func runInspect(c *cobra.Command, g *globalOptions, o InspectOptions, file strin
 	if st, err := os.Stat(file); err == nil {
 		r.Size = st.Size()
 	}
+	// Without a key the index is still checked as the installer checks it
+	// (rules and layout): only the signature is skipped.
+	var keys []*verify.Verifier
 	if len(o.Keys) > 0 {
-		keys, err := loadKeys(o.Keys)
-		if err != nil {
+		if keys, err = loadKeys(o.Keys); err != nil {
 			return err
 		}
-		ix, key, err := pack.VerifyBundle(b, keys, false)
-		if err != nil {
-			return err
-		}
-		r.Index, r.Signature, r.KeyID = ix, "verified", key.KeyID
-	} else if r.Index, err = b.Index(); err != nil {
-		return manifest.VerificationError(err)
+	}
+	ix, key, err := pack.VerifyBundle(b, keys, pack.VerifyOptions{SkipSignature: len(keys) == 0})
+	if err != nil {
+		return err
+	}
+	r.Index = ix
+	if key != nil {
+		r.Signature, r.KeyID = "verified", key.KeyID
 	}
 	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(r, func(w io.Writer) { printInspect(w, r, o.Files) })
 }
 
+// printInspect prints the index for people. Every string from the bundle
+// goes through human.Safe: Validate refuses control characters already, and
+// this keeps it so should a rule ever be relaxed.
 func printInspect(w io.Writer, r inspectResult, files bool) {
 	ix := r.Index
-	fmt.Fprintf(w, "bundle     %s %s (sequence %d)\n", ix.Name, ix.Version, ix.Sequence)
-	fmt.Fprintf(w, "file       %s, %s\n", r.File, human.Bytes(r.Size))
+	q := human.Safe
+	fmt.Fprintf(w, "bundle     %s %s (sequence %d)\n", q(ix.Name), q(ix.Version), ix.Sequence)
+	fmt.Fprintf(w, "file       %s, %s\n", q(r.File), human.Bytes(r.Size))
 	fmt.Fprintf(w, "created    %s\n", ix.Created.Format("2006-01-02 15:04:05 UTC"))
 	if ix.Profile != "" {
-		fmt.Fprintf(w, "profile    %s\n", ix.Profile)
+		fmt.Fprintf(w, "profile    %s\n", q(ix.Profile))
 	}
-	fmt.Fprintf(w, "platforms  %s\n", strings.Join(ix.Platforms, ", "))
-	fmt.Fprintf(w, "requires   satchel-install ≥ %s", ix.Requirements.Installer)
+	fmt.Fprintf(w, "platforms  %s\n", human.SafeList(ix.Platforms, ", "))
+	fmt.Fprintf(w, "requires   satchel-install ≥ %s", q(ix.Requirements.Installer))
 	if ix.Requirements.MinKernel != "" {
-		fmt.Fprintf(w, ", kernel ≥ %s", ix.Requirements.MinKernel)
+		fmt.Fprintf(w, ", kernel ≥ %s", q(ix.Requirements.MinKernel))
 	}
 	fmt.Fprintln(w)
 	sig := r.Signature
@@ -108,21 +115,22 @@ func printInspect(w io.Writer, r inspectResult, files bool) {
 				size += f.Size
 				glibc = maxGlibc(glibc, f.Glibc)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s… (%s)\n", comp.Name, v, a.Platform, len(a.Files), human.Bytes(size), glibc, a.Digest[:min(len(a.Digest), 23)], a.DigestSource)
+			digest := string(a.Digest)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s… (%s)\n", q(comp.Name), q(v), q(a.Platform), len(a.Files), human.Bytes(size), q(glibc), q(digest[:min(len(digest), 23)]), q(a.DigestSource))
 		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	for _, comp := range ix.Components {
 		for _, a := range comp.Artifacts {
-			fmt.Fprintf(w, "%s %s %s\n  %s\n  %s\n", comp.Name, comp.Version, a.Platform, a.URL, a.Digest)
+			fmt.Fprintf(w, "%s %s %s\n  %s\n  %s\n", q(comp.Name), q(comp.Version), q(a.Platform), q(a.URL), q(string(a.Digest)))
 			if files {
 				for _, f := range a.Files {
 					if f.Type == manifest.TypeSymlink {
-						fmt.Fprintf(w, "    %s -> %s\n", f.Path, f.Target)
+						fmt.Fprintf(w, "    %s -> %s\n", q(f.Path), q(f.Target))
 						continue
 					}
-					fmt.Fprintf(w, "    %04o %10d %-8s %s\n", f.Mode, f.Size, orDash(f.Glibc), f.Path)
+					fmt.Fprintf(w, "    %04o %10d %-8s %s\n", f.Mode, f.Size, q(orDash(f.Glibc)), q(f.Path))
 				}
 			}
 		}
@@ -132,14 +140,14 @@ func printInspect(w io.Writer, r inspectResult, files bool) {
 		tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "IMAGE\tROLE\tPLATFORMS\tBLOBS\tDIGEST")
 		for _, im := range ix.Images {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", im.Ref, orDash(im.Role), strings.Join(im.Platforms, ","), len(im.Blobs), im.Digest)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", q(im.Ref), q(orDash(im.Role)), human.SafeList(im.Platforms, ","), len(im.Blobs), q(string(im.Digest)))
 		}
 		tw.Flush()
 	}
 	if len(ix.Notes) > 0 {
 		fmt.Fprintln(w, "\nnotes:")
 		for _, n := range ix.Notes {
-			fmt.Fprintf(w, "  [%s] %s: %s\n", n.Severity, n.ID, n.Text)
+			fmt.Fprintf(w, "  [%s] %s: %s\n", q(n.Severity), q(n.ID), q(n.Text))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/internal/fsutil"
+	"github.com/satchel-dev/satchel/sign"
 	"github.com/satchel-dev/satchel/verify"
 )
 
@@ -31,7 +32,7 @@ from SATCHEL_PASSWORD or a prompt. Copy PREFIX.pub to the disconnected hosts
 		Args:    cobra.NoArgs,
 		RunE:    func(c *cobra.Command, _ []string) error { return runKeygen(c, g, o) },
 	}
-	c.Flags().StringVar(&o.Algorithm, "algorithm", string(verify.ECDSAP256), "key algorithm: ecdsa-p256, ed25519 or rsa-4096")
+	c.Flags().StringVar(&o.Algorithm, "algorithm", string(sign.ECDSAP256), "key algorithm: ecdsa-p256, ed25519 or rsa-4096")
 	c.Flags().StringVar(&o.Prefix, "output-prefix", "satchel", "write PREFIX.key and PREFIX.pub")
 	c.Flags().BoolVar(&o.Force, "force", false, "replace existing key files")
 	return c
@@ -42,7 +43,7 @@ func runKeygen(c *cobra.Command, g *globalOptions, o KeygenOptions) error {
 	if err != nil {
 		return err
 	}
-	priv, pub, err := verify.GenerateKeyPair(verify.Algorithm(o.Algorithm), pass)
+	priv, pub, err := sign.GenerateKeyPair(sign.Algorithm(o.Algorithm), pass)
 	if err != nil {
 		return err
 	}

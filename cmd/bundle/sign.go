@@ -10,6 +10,7 @@ import (
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
+	"github.com/satchel-dev/satchel/sign"
 	"github.com/satchel-dev/satchel/verify"
 )
 
@@ -25,8 +26,8 @@ func newSignCommand(g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "sign --key KEY FILE [-o OUT]",
 		Short: "(Re-)sign a bundle, e.g. with a release key after CI built it",
-		Long: `sign replaces a bundle's signature with one made by KEY. The bundle's layout
-and every blob are checked first; pass --trust PUB to also require that the
+		Long: `sign replaces a bundle's signature with one made by KEY. The bundle is first
+checked as the installer checks it (index rules, layout, every blob and file); pass --trust PUB to also require that the
 current signature is valid (a CI key handing over to a release key).`,
 		Example: "  satchel-bundle sign --key release.key --trust ci.pub kylin.satchel",
 		Args:    cobra.ExactArgs(1),
@@ -42,7 +43,7 @@ func runSign(c *cobra.Command, g *globalOptions, o SignOptions, file string) err
 	if o.Key == "" {
 		return cli.UsageError(manifest.Hintf("pass --key satchel.key", "no signing key given"))
 	}
-	signer, err := verify.LoadSigner(c.Context(), o.Key, verify.PasswordFromEnv(cli.Password))
+	signer, err := sign.LoadSigner(c.Context(), o.Key, sign.PasswordFromEnv(cli.Password))
 	if err != nil {
 		return err
 	}
@@ -51,25 +52,19 @@ func runSign(c *cobra.Command, g *globalOptions, o SignOptions, file string) err
 		return err
 	}
 	defer b.Close()
-	var ix *manifest.Index
+	// The bundle must pass what the installer checks (layout, rules, every
+	// blob and file) before a key vouches for it; with --trust, its current
+	// signature too.
+	opts := pack.VerifyOptions{Deep: true, SkipSignature: len(o.TrustKeys) == 0}
+	var keys []*verify.Verifier
 	if len(o.TrustKeys) > 0 {
-		keys, err := loadKeys(o.TrustKeys)
-		if err != nil {
+		if keys, err = loadKeys(o.TrustKeys); err != nil {
 			return err
 		}
-		if ix, _, err = pack.VerifyBundle(b, keys, true); err != nil {
-			return err
-		}
-	} else {
-		if ix, err = b.Index(); err != nil {
-			return manifest.VerificationError(err)
-		}
-		if err := b.CheckLayout(ix); err != nil {
-			return err
-		}
-		if err := b.VerifyBlobs(ix, nil); err != nil {
-			return err
-		}
+	}
+	ix, _, err := pack.VerifyBundle(b, keys, opts)
+	if err != nil {
+		return err
 	}
 	sig, err := signer.Sign(b.IndexJSON())
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/verify"
@@ -22,9 +23,12 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "verify --key PUB FILE",
 		Short: "Check a bundle's signature, layout and every blob and file digest",
-		Long: `verify checks the signature over satchel.json first, then that the file holds
-exactly what the deterministic writer produces, then every blob's digest, then
-every file's content digest after decompression. The first failure is reported
+		Long: `verify checks the signature over satchel.json first, then the index's
+structure and rules (every file stays under /usr/local or /opt, no setuid or
+world-writable modes, no symlink leading out, no control characters), then
+that the file holds exactly what the deterministic writer produces, then every
+blob's digest, then every file's content digest after decompression: the
+same checks the installer makes. The first failure is reported
 with exit code 3. FILE may be a .satchel file, the first part of a split set, a
 parts list, or a self-extracting .run.`,
 		Example: "  satchel-bundle verify --key satchel.pub kylin-runtimes-2025.04.0.satchel",
@@ -71,7 +75,7 @@ func runVerify(c *cobra.Command, g *globalOptions, o VerifyOptions, file string)
 		return err
 	}
 	defer b.Close()
-	ix, key, err := pack.VerifyBundle(b, keys, true)
+	ix, key, err := pack.VerifyBundle(b, keys, pack.VerifyOptions{Deep: true})
 	if err != nil {
 		return err
 	}
@@ -83,6 +87,6 @@ func runVerify(c *cobra.Command, g *globalOptions, o VerifyOptions, file string)
 	}
 	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(r, func(w io.Writer) {
 		fmt.Fprintf(w, "OK %s: %s %s (sequence %d) signed by %s; %d blobs and %d files verified\n",
-			file, ix.Name, ix.Version, ix.Sequence, key.KeyID, r.Blobs, r.Files)
+			human.Safe(file), human.Safe(ix.Name), human.Safe(ix.Version), ix.Sequence, key.KeyID, r.Blobs, r.Files)
 	})
 }

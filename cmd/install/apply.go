@@ -10,6 +10,7 @@ import (
 	"github.com/satchel-dev/satchel/install/plan"
 	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -107,12 +108,12 @@ func runApply(c *cobra.Command, g *globalOptions, o ApplyOptions, file string) e
 
 func printCheck(w io.Writer, p *plan.Plan) {
 	if !p.Changed {
-		fmt.Fprintf(w, "%s %s is installed and up to date: nothing to do\n", p.Bundle.Name, p.Bundle.Version)
+		fmt.Fprintf(w, "%s %s is installed and up to date: nothing to do\n", human.Safe(p.Bundle.Name), human.Safe(p.Bundle.Version))
 		return
 	}
 	fmt.Fprintf(w, "%d changes needed:\n", len(p.Changes()))
 	for _, a := range p.Changes() {
-		fmt.Fprintf(w, "  %s\n", a.Describe())
+		fmt.Fprintf(w, "  %s\n", human.Safe(a.Describe()))
 	}
 }
 
@@ -122,17 +123,17 @@ func printApply(w io.Writer, r *install.Report) {
 		fmt.Fprintf(w, "An interrupted %s (run %s) was %s first.\n", r.Recovery.Kind, r.Recovery.RunID, r.Recovery.Outcome)
 	}
 	if !r.Changed {
-		fmt.Fprintf(w, "%s %s (sequence %d) is installed and up to date: nothing to do.\n", p.Bundle.Name, p.Bundle.Version, p.Bundle.Sequence)
+		fmt.Fprintf(w, "%s %s (sequence %d) is installed and up to date: nothing to do.\n", human.Safe(p.Bundle.Name), human.Safe(p.Bundle.Version), p.Bundle.Sequence)
 		return
 	}
 	printBundleLine(w, "Installed", p)
 	for _, a := range p.Actions {
 		if a.Changes() || a.Change == plan.ChangeSkip {
-			fmt.Fprintf(w, "  %s\n", describeShort(&a))
+			fmt.Fprintf(w, "  %s\n", human.Safe(describeShort(&a)))
 		}
 	}
 	for _, warn := range p.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
+		fmt.Fprintf(w, "warning: %s\n", human.Safe(warn))
 	}
 	fmt.Fprintf(w, "Done: %d steps in %.1f s (%s).", r.Steps, r.Seconds, summary(p.Summary))
 	if p.ImageMode == plan.ImageStage {

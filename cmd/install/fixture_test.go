@@ -18,7 +18,7 @@ import (
 
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
-	"github.com/satchel-dev/satchel/verify"
+	"github.com/satchel-dev/satchel/sign"
 )
 
 // standIn is a tool stand-in: a shell script that prints a completion,
@@ -34,7 +34,7 @@ func standIn(name string) string {
 type bundleSpec struct {
 	seq    uint64
 	arch   string // GOARCH of the files; default the host's
-	signer *verify.Signer
+	signer *sign.Signer
 }
 
 var fixtureComponents = []struct {
@@ -165,8 +165,8 @@ func image(store *pack.BlobStore, add func(manifest.Blob), ref, arch string) (ma
 }
 
 // writeKey writes a key pair NAME.key/NAME.pub and returns its signer.
-func writeKey(dir, name string) (*verify.Signer, error) {
-	priv, pub, err := verify.GenerateKeyPair(verify.ECDSAP256, nil)
+func writeKey(dir, name string) (*sign.Signer, error) {
+	priv, pub, err := sign.GenerateKeyPair(sign.ECDSAP256, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -176,5 +176,5 @@ func writeKey(dir, name string) (*verify.Signer, error) {
 	if err := os.WriteFile(filepath.Join(dir, name+".pub"), pub, 0o644); err != nil {
 		return nil, err
 	}
-	return verify.LoadSigner(context.Background(), filepath.Join(dir, name+".key"), func(bool) ([]byte, error) { return nil, nil })
+	return sign.LoadSigner(context.Background(), filepath.Join(dir, name+".key"), func(bool) ([]byte, error) { return nil, nil })
 }

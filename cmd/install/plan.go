@@ -81,13 +81,13 @@ func computePlan(c *cobra.Command, s *session, o bundleOptions, file string) (*p
 
 func printBundleLine(w io.Writer, verb string, p *plan.Plan) {
 	b := p.Bundle
-	fmt.Fprintf(w, "%s %s %s (sequence %d) for %s into %s\n", verb, b.Name, b.Version, b.Sequence, b.Platform, p.Root)
+	fmt.Fprintf(w, "%s %s %s (sequence %d) for %s into %s\n", verb, human.Safe(b.Name), human.Safe(b.Version), b.Sequence, human.Safe(b.Platform), human.Safe(p.Root))
 	if b.InsecureSkipSignature {
 		fmt.Fprintf(w, "  signature NOT checked (--insecure-skip-signature)\n")
 	} else {
-		fmt.Fprintf(w, "  signed by %s (%s)\n", b.KeyID, b.KeySource)
+		fmt.Fprintf(w, "  signed by %s (%s)\n", human.Safe(b.KeyID), human.Safe(b.KeySource))
 	}
-	fmt.Fprintf(w, "  components: %s\n", strings.Join(b.Components, ", "))
+	fmt.Fprintf(w, "  components: %s\n", human.SafeList(b.Components, ", "))
 }
 
 func printFindings(w io.Writer, findings []host.Finding) {
@@ -100,7 +100,12 @@ func printFindings(w io.Writer, findings []host.Finding) {
 			fmt.Fprintln(w, "\nPreflight:")
 		}
 		shown++
-		fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(f.String(), "\n", "\n  "))
+		// A finding's text may quote a bundle note: each line is made safe.
+		lines := strings.Split(f.String(), "\n")
+		for i := range lines {
+			lines[i] = human.Safe(lines[i])
+		}
+		fmt.Fprintf(w, "  %s\n", strings.Join(lines, "\n  "))
 	}
 }
 
@@ -112,7 +117,7 @@ func printPlan(w io.Writer, p *plan.Plan, all bool) {
 		printFindings(w, p.Preflight.Findings)
 	}
 	if p.Interrupted != "" {
-		fmt.Fprintf(w, "\nAn interrupted run (%s) is rolled back first.\n", p.Interrupted)
+		fmt.Fprintf(w, "\nAn interrupted run (%s) is rolled back first.\n", human.Safe(p.Interrupted))
 	}
 	changes := p.Changes()
 	fmt.Fprintf(w, "\nChanges (%d):\n", len(changes))
@@ -126,7 +131,7 @@ func printPlan(w io.Writer, p *plan.Plan, all bool) {
 		fmt.Fprintln(w, "  none: the bundle is installed and up to date")
 	}
 	for _, warn := range p.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
+		fmt.Fprintf(w, "warning: %s\n", human.Safe(warn))
 	}
 	fmt.Fprintf(w, "\nSummary: %s\n", summary(p.Summary))
 }
@@ -163,14 +168,14 @@ func printAction(w io.Writer, a *plan.Action) {
 	if a.Note != "" {
 		extra = append(extra, a.Note)
 	}
-	line := fmt.Sprintf("  %-13s %-12s %s", a.Change, a.Kind, what)
+	line := fmt.Sprintf("  %-13s %-12s %s", a.Change, a.Kind, human.Safe(what))
 	if len(extra) > 0 {
-		line += "  (" + strings.Join(extra, "; ") + ")"
+		line += "  (" + human.SafeList(extra, "; ") + ")"
 	}
 	fmt.Fprintln(w, line)
 	if a.Diff != "" {
 		for _, l := range strings.Split(strings.TrimRight(a.Diff, "\n"), "\n") {
-			fmt.Fprintf(w, "      %s\n", l)
+			fmt.Fprintf(w, "      %s\n", human.Safe(l))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/satchel-dev/satchel/install"
 	"github.com/satchel-dev/satchel/install/state"
+	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -78,22 +79,22 @@ func runPreflight(c *cobra.Command, g *globalOptions, o PreflightOptions, file s
 
 func printPreflight(w io.Writer, r *install.PreflightReport) {
 	f := r.Facts
-	fmt.Fprintf(w, "bundle   %s %s (sequence %d)", r.Bundle.Name, r.Bundle.Version, r.Bundle.Sequence)
+	fmt.Fprintf(w, "bundle   %s %s (sequence %d)", human.Safe(r.Bundle.Name), human.Safe(r.Bundle.Version), r.Bundle.Sequence)
 	switch {
 	case r.Bundle.InsecureSkipSignature:
 		fmt.Fprintf(w, ", signature NOT checked (--insecure-skip-signature)\n")
 	case r.Verified:
-		fmt.Fprintf(w, ", signed by %s\n", r.Bundle.KeyID)
+		fmt.Fprintf(w, ", signed by %s\n", human.Safe(r.Bundle.KeyID))
 	default:
 		fmt.Fprintf(w, ", signature not checked (no --key): apply will check it\n")
 	}
 	fmt.Fprintf(w, "target   %s: %s, %s, kernel %s, glibc %s, cgroup %s, systemd as init: %v\n",
-		f.Root, f.OS, f.Platform(), f.Kernel, f.Glibc, f.Cgroup, f.SystemdInit)
+		human.Safe(f.Root), human.Safe(f.OS.String()), f.Platform(), human.Safe(f.Kernel), human.Safe(f.Glibc), f.Cgroup, f.SystemdInit)
 	printFindings(w, r.Findings)
 	if r.Failed {
 		fmt.Fprintf(w, "\nPreflight FAILED.")
 		if len(r.FailingComponents) > 0 {
-			fmt.Fprintf(w, " Failing components: %v (leave them out with --components).", r.FailingComponents)
+			fmt.Fprintf(w, " Failing components: [%s] (leave them out with --components).", human.SafeList(r.FailingComponents, " "))
 		}
 		fmt.Fprintln(w)
 	} else {

@@ -49,6 +49,7 @@ func (p *progress) event(e install.Event) {
 	default:
 		return
 	}
+	line = human.Safe(line)
 	if len(line) > 100 {
 		line = line[:97] + "..."
 	}

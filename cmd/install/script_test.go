@@ -18,7 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/satchel-dev/satchel/internal/cli"
-	"github.com/satchel-dev/satchel/verify"
+	"github.com/satchel-dev/satchel/sign"
 )
 
 func TestMain(m *testing.M) {
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 var (
 	keysOnce         sync.Once
 	keysDir          string
-	publisher, other *verify.Signer
+	publisher, other *sign.Signer
 	keysErr          error
 )
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/satchel-dev/satchel/install"
 	"github.com/satchel-dev/satchel/install/state"
+	"github.com/satchel-dev/satchel/internal/human"
 )
 
 // StatusOptions configure `satchel-install status`.
@@ -45,35 +46,36 @@ func runStatus(c *cobra.Command, g *globalOptions, o StatusOptions) error {
 
 func printStatus(w io.Writer, st *install.Status) {
 	if st.Interrupted != "" {
-		fmt.Fprintf(w, "An interrupted run (%s) left a journal: the next apply or uninstall rolls it back.\n", st.Interrupted)
+		fmt.Fprintf(w, "An interrupted run (%s) left a journal: the next apply or uninstall rolls it back.\n", human.Safe(st.Interrupted))
 	}
 	if !st.Installed {
-		fmt.Fprintf(w, "Nothing installed by satchel in %s.\n", st.Root)
+		fmt.Fprintf(w, "Nothing installed by satchel in %s.\n", human.Safe(st.Root))
 		return
 	}
 	b := st.Bundle
-	fmt.Fprintf(w, "bundle      %s %s (sequence %d), created %s\n", b.Name, b.Version, b.Sequence, b.Created)
+	q := human.Safe
+	fmt.Fprintf(w, "bundle      %s %s (sequence %d), created %s\n", q(b.Name), q(b.Version), b.Sequence, q(b.Created))
 	if b.InsecureSkipSignature {
 		fmt.Fprintf(w, "signature   NOT checked: installed with --insecure-skip-signature\n")
 	} else {
-		fmt.Fprintf(w, "key         %s (%s)\n", b.KeyID, b.KeySource)
+		fmt.Fprintf(w, "key         %s (%s)\n", q(b.KeyID), q(b.KeySource))
 	}
-	fmt.Fprintf(w, "installed   %s into %s, %s\n", st.When.Format("2006-01-02 15:04:05 UTC"), st.Root, b.Platform)
+	fmt.Fprintf(w, "installed   %s into %s, %s\n", st.When.Format("2006-01-02 15:04:05 UTC"), q(st.Root), q(b.Platform))
 	var comps []string
 	for _, c := range b.Components {
-		comps = append(comps, c+" "+b.ComponentVersions[c])
+		comps = append(comps, q(c)+" "+q(b.ComponentVersions[c]))
 	}
 	fmt.Fprintf(w, "components  %s\n", strings.Join(comps, ", "))
-	fmt.Fprintf(w, "units       %s (enabled: %s)\n", strings.Join(st.Units, ", "), strings.Join(st.Enabled, ", "))
+	fmt.Fprintf(w, "units       %s (enabled: %s)\n", human.SafeList(st.Units, ", "), human.SafeList(st.Enabled, ", "))
 	for _, im := range st.Images {
-		where := strings.Join(im.Namespaces, ", ")
+		where := human.SafeList(im.Namespaces, ", ")
 		if im.Staged {
 			where = "staged for " + where
 		}
 		if im.Docker {
 			where += ", docker"
 		}
-		fmt.Fprintf(w, "image       %s (%s)\n", im.Ref, where)
+		fmt.Fprintf(w, "image       %s (%s)\n", q(im.Ref), where)
 	}
 	fmt.Fprintf(w, "files       %d", st.Files)
 	if len(st.Missing) == 0 && len(st.Modified) == 0 {
@@ -82,12 +84,12 @@ func printStatus(w io.Writer, st *install.Status) {
 		fmt.Fprintln(w)
 	}
 	for _, p := range st.Missing {
-		fmt.Fprintf(w, "  missing   %s\n", p)
+		fmt.Fprintf(w, "  missing   %s\n", q(p))
 	}
 	for _, p := range st.Modified {
-		fmt.Fprintf(w, "  modified  %s\n", p)
+		fmt.Fprintf(w, "  modified  %s\n", q(p))
 	}
 	for _, h := range st.History {
-		fmt.Fprintf(w, "earlier     %s %s (sequence %d), %s\n", h.Name, h.Version, h.Sequence, h.When.Format("2006-01-02"))
+		fmt.Fprintf(w, "earlier     %s %s (sequence %d), %s\n", q(h.Name), q(h.Version), h.Sequence, h.When.Format("2006-01-02"))
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/satchel-dev/satchel/install"
 	"github.com/satchel-dev/satchel/install/plan"
+	"github.com/satchel-dev/satchel/internal/human"
 )
 
 // UninstallOptions configure `satchel-install uninstall`.
@@ -52,17 +53,17 @@ func printUninstall(w io.Writer, r *install.UninstallReport, root string) {
 		fmt.Fprintf(w, "Nothing installed by satchel in %s.\n", root)
 		return
 	}
-	fmt.Fprintf(w, "Uninstalled %s %s (sequence %d):\n", r.Bundle.Name, r.Bundle.Version, r.Bundle.Sequence)
+	fmt.Fprintf(w, "Uninstalled %s %s (sequence %d):\n", human.Safe(r.Bundle.Name), human.Safe(r.Bundle.Version), r.Bundle.Sequence)
 	for _, a := range r.Actions {
 		if a.Changes() {
-			fmt.Fprintf(w, "  %-8s %s\n", a.Change, describeTarget(&a))
+			fmt.Fprintf(w, "  %-8s %s\n", a.Change, human.Safe(describeTarget(&a)))
 		}
 	}
 	for _, p := range r.Left {
-		fmt.Fprintf(w, "  left     %s (changed since it was installed)\n", p)
+		fmt.Fprintf(w, "  left     %s (changed since it was installed)\n", human.Safe(p))
 	}
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		fmt.Fprintf(w, "note: %s\n", human.Safe(n))
 	}
 }
 

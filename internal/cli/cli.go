@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -44,7 +45,9 @@ func Execute(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 		code = manifest.ExitUsage
 		err = fmt.Errorf("%w\nhint: see `%s --help`", err, cmd.CommandPath())
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", root.Name(), strings.TrimRight(err.Error(), "\n"))
+	// Errors may quote what a bundle or a file said: no control characters
+	// reach the terminal (human.SafeWriter).
+	fmt.Fprintf(human.SafeWriter(stderr), "%s: %s\n", root.Name(), strings.TrimRight(err.Error(), "\n"))
 	return code
 }
 
@@ -90,7 +93,9 @@ func (p *printer) Print(v any, text func(io.Writer)) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
-	text(p.out)
+	// Text output is assembled from strings of bundles and host files:
+	// callers pass each through human.Safe, and this guard catches the rest.
+	text(human.SafeWriter(p.out))
 	return nil
 }
 

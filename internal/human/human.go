@@ -1,4 +1,4 @@
-// Package human formats numbers for people.
+// Package human formats numbers and untrusted text for people.
 package human
 
 import "fmt"

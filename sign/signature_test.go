@@ -1,4 +1,4 @@
-package verify
+package sign
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/satchel-dev/satchel/verify"
 )
 
 func TestVerifySignatureFailures(t *testing.T) {
@@ -26,16 +28,16 @@ func TestVerifySignatureFailures(t *testing.T) {
 			for _, i := range []int{0, len(msg) / 2, len(msg) - 1} {
 				tampered := bytes.Clone(msg)
 				tampered[i] ^= 0x01
-				_, err := VerifySignature([]*Verifier{v}, tampered, sig)
+				_, err := verify.VerifySignature([]*verify.Verifier{v}, tampered, sig)
 				requireVerificationError(t, err)
 			}
 			// Appended bytes too.
-			_, err = VerifySignature([]*Verifier{v}, append(bytes.Clone(msg), ' '), sig)
+			_, err = verify.VerifySignature([]*verify.Verifier{v}, append(bytes.Clone(msg), ' '), sig)
 			requireVerificationError(t, err)
 			// A flipped bit in the signature.
 			raw, _ := base64.StdEncoding.DecodeString(string(sig))
 			raw[len(raw)/2] ^= 0x80
-			_, err = VerifySignature([]*Verifier{v}, msg, []byte(base64.StdEncoding.EncodeToString(raw)))
+			_, err = verify.VerifySignature([]*verify.Verifier{v}, msg, []byte(base64.StdEncoding.EncodeToString(raw)))
 			requireVerificationError(t, err)
 		})
 	}
@@ -51,7 +53,7 @@ func TestVerifySignatureWrongKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = VerifySignature([]*Verifier{other, other2}, msg, sig)
+	_, err = verify.VerifySignature([]*verify.Verifier{other, other2}, msg, sig)
 	requireVerificationError(t, err)
 	if !strings.Contains(err.Error(), other.KeyID) || !strings.Contains(err.Error(), other2.KeyID) {
 		t.Errorf("error does not list the tried keys: %v", err)
@@ -62,11 +64,11 @@ func TestVerifySignatureWrongKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub, _ := cryptoutils.MarshalPublicKeyToPEM(k.Public())
-	same, err := LoadVerifier(pub, "same-alg")
+	same, err := verify.LoadVerifier(pub, "same-alg")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = VerifySignature([]*Verifier{same}, msg, sig)
+	_, err = verify.VerifySignature([]*verify.Verifier{same}, msg, sig)
 	requireVerificationError(t, err)
 }
 
@@ -74,7 +76,7 @@ func TestVerifySignatureMultipleKeys(t *testing.T) {
 	t.Parallel() // scrypt and RSA key generation dominate; use both cores
 	msg := []byte("which key?")
 	signers := map[Algorithm]*Signer{}
-	var keys []*Verifier
+	var keys []*verify.Verifier
 	for _, alg := range algorithms {
 		s, v, _ := loadPair(t, alg)
 		signers[alg] = s
@@ -85,7 +87,7 @@ func TestVerifySignatureMultipleKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := VerifySignature(keys, msg, sig)
+		got, err := verify.VerifySignature(keys, msg, sig)
 		if err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}
@@ -93,8 +95,8 @@ func TestVerifySignatureMultipleKeys(t *testing.T) {
 			t.Errorf("%s: matched %s (%s), want %s", alg, got.KeyID, got.Algorithm(), keys[i].KeyID)
 		}
 		// Order does not matter: reversed list, same key.
-		rev := []*Verifier{keys[2], keys[1], keys[0]}
-		if got, err := VerifySignature(rev, msg, sig); err != nil || got != keys[i] {
+		rev := []*verify.Verifier{keys[2], keys[1], keys[0]}
+		if got, err := verify.VerifySignature(rev, msg, sig); err != nil || got != keys[i] {
 			t.Errorf("%s reversed: %v %v", alg, got, err)
 		}
 	}
@@ -106,7 +108,7 @@ func TestVerifySignatureInput(t *testing.T) {
 	s, v, _ := loadPair(t, ECDSAP256)
 	sig, _ := s.Sign(msg)
 	// A trailing newline (as `echo` or an editor adds) is tolerated.
-	if _, err := VerifySignature([]*Verifier{v}, msg, append(bytes.Clone(sig), '\n')); err != nil {
+	if _, err := verify.VerifySignature([]*verify.Verifier{v}, msg, append(bytes.Clone(sig), '\n')); err != nil {
 		t.Errorf("trailing newline: %v", err)
 	}
 	bad := map[string][]byte{
@@ -118,11 +120,11 @@ func TestVerifySignatureInput(t *testing.T) {
 	}
 	for name, in := range bad {
 		t.Run(name, func(t *testing.T) {
-			_, err := VerifySignature([]*Verifier{v}, msg, in)
+			_, err := verify.VerifySignature([]*verify.Verifier{v}, msg, in)
 			requireVerificationError(t, err)
 		})
 	}
-	_, err := VerifySignature(nil, msg, sig)
+	_, err := verify.VerifySignature(nil, msg, sig)
 	requireVerificationError(t, err)
 	if !strings.Contains(err.Error(), "no trusted public key") {
 		t.Errorf("no keys: %v", err)

@@ -1,4 +1,4 @@
-package verify
+package sign
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/satchel-dev/satchel/verify"
 )
 
 // A rebuild from the same lock must be byte-identical, signature included,
@@ -32,8 +34,8 @@ func TestSignDeterministic(t *testing.T) {
 			if !bytes.Equal(a, b) {
 				t.Fatalf("two signatures of the same bytes differ:\n%s\n%s", a, b)
 			}
-			v, _ := LoadVerifier(pub, "pub")
-			if _, err := VerifySignature([]*Verifier{v}, msg, a); err != nil {
+			v, _ := verify.LoadVerifier(pub, "pub")
+			if _, err := verify.VerifySignature([]*verify.Verifier{v}, msg, a); err != nil {
 				t.Fatal(err)
 			}
 			c, _ := s.Sign(append(msg, ' '))

@@ -1,4 +1,4 @@
-package verify
+package sign
 
 import (
 	"bytes"
@@ -23,13 +23,14 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/options"
 
 	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/verify"
 )
 
 var kmsSchemes = []string{"awskms://", "gcpkms://", "azurekms://", "hashivault://"}
 
 // KMSSchemes returns the key reference prefixes LoadSigner treats as KMS keys
 // even when no provider is linked (to explain what is missing). Providers
-// linked through verify/kms may add more (openbao://).
+// linked through sign/kms may add more (openbao://).
 func KMSSchemes() []string { return append([]string(nil), kmsSchemes...) }
 
 // Signer signs satchel.json with a private key file or a KMS key.
@@ -37,7 +38,7 @@ type Signer struct {
 	ref string
 	sv  signature.Signer
 	pub crypto.PublicKey
-	ver *Verifier
+	ver *verify.Verifier
 	// ctx is kept for KMS calls, which are network calls made by Sign.
 	ctx context.Context
 	// rfc6979 is set for ECDSA key files: their signatures are made
@@ -101,7 +102,7 @@ func LoadSigner(ctx context.Context, ref string, pass PassFunc) (*Signer, error)
 }
 
 func newSigner(ctx context.Context, ref string, sv signature.Signer, pub crypto.PublicKey) (*Signer, error) {
-	ver, err := newVerifier(pub, ref)
+	ver, err := verify.NewVerifier(pub, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +217,7 @@ func loadKMSSigner(ctx context.Context, ref string) (*Signer, error) {
 		if errors.As(err, &nf) {
 			scheme, _, _ := strings.Cut(ref, "://")
 			return nil, manifest.HintError(fmt.Errorf("signing key %s: no KMS provider for %s:// is linked into this program", ref, scheme),
-				"KMS signing needs satchel-bundle built with github.com/satchel-dev/satchel/verify/kms, or the sigstore-kms-"+scheme+" plugin on PATH; otherwise sign with a key file from `satchel-bundle keygen`")
+				"KMS signing needs satchel-bundle built with github.com/satchel-dev/satchel/sign/kms, or the sigstore-kms-"+scheme+" plugin on PATH; otherwise sign with a key file from `satchel-bundle keygen`")
 		}
 		return nil, manifest.HintError(fmt.Errorf("signing key %s: %w", ref, err),
 			"check the KMS key URI and the provider's credentials")
@@ -246,7 +247,7 @@ func (s *Signer) Sign(msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing with %s: %w", s.ref, err)
 	}
-	if err := s.ver.v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(msg)); err != nil {
+	if err := s.ver.Verify(msg, raw); err != nil {
 		return nil, manifest.HintError(fmt.Errorf("signing with %s: the signature does not verify with the key's own public key: %w", s.ref, err),
 			"use an ECDSA, Ed25519 or RSA PKCS#1 v1.5 key with SHA-256")
 	}
@@ -265,4 +266,4 @@ func (s *Signer) PublicKeyPEM() ([]byte, error) {
 func (s *Signer) KeyID() string { return s.ver.KeyID }
 
 // Verifier returns a Verifier for the signer's own public key.
-func (s *Signer) Verifier() *Verifier { return s.ver }
+func (s *Signer) Verifier() *verify.Verifier { return s.ver }

@@ -1,4 +1,4 @@
-package verify
+package sign
 
 import (
 	"bytes"
@@ -19,6 +19,9 @@ import (
 	"testing"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/satchel-dev/satchel/verify"
 )
 
 // The tests in this file check the wire format against the standard library
@@ -125,13 +128,13 @@ func TestForeignSignatures(t *testing.T) {
 				t.Fatal(err)
 			}
 			enc := func(b []byte) []byte { return []byte(base64.StdEncoding.EncodeToString(b)) }
-			if _, err := VerifySignature([]*Verifier{v}, msg, enc(good)); err != nil {
+			if _, err := verify.VerifySignature([]*verify.Verifier{v}, msg, enc(good)); err != nil {
 				t.Errorf("standard signature rejected: %v", err)
 			}
 			if len(bad) == 0 {
 				t.Fatal("no variant signature made")
 			}
-			_, err = VerifySignature([]*Verifier{v}, msg, enc(bad))
+			_, err = verify.VerifySignature([]*verify.Verifier{v}, msg, enc(bad))
 			requireVerificationError(t, err)
 		})
 	}
@@ -166,6 +169,55 @@ func TestCosignVerifyBlob(t *testing.T) {
 			tampered := writeFile(t, dir, "tampered.json", append(bytes.Clone(msg), ' '))
 			if out, err := run(tampered); err == nil {
 				t.Fatalf("cosign verify-blob accepts a tampered blob:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestVerifierAgreesWithSigstore checks that package verify's standard
+// library verifier accepts and refuses exactly what sigstore's
+// signature.LoadVerifier(pub, SHA256) — what `cosign verify-blob --key`
+// uses — accepts and refuses, on good signatures and on every variant.
+func TestVerifierAgreesWithSigstore(t *testing.T) {
+	t.Parallel()
+	msg := []byte("{\n  \"formatVersion\": 1,\n  \"name\": \"agree\"\n}\n")
+	digest := sha256.Sum256(msg)
+	for _, alg := range algorithms {
+		t.Run(string(alg), func(t *testing.T) {
+			s, v, kp := loadPair(t, alg)
+			ref, err := signature.LoadVerifier(v.PublicKey(), crypto.SHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			good, err := s.Sign(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := base64.StdEncoding.DecodeString(string(good))
+			priv := privateKey(t, kp)
+			variants := map[string][]byte{"good": raw, "empty": {}}
+			flipped := bytes.Clone(raw)
+			flipped[len(flipped)/2] ^= 0x10
+			variants["flipped"] = flipped
+			variants["truncated"] = raw[:len(raw)-1]
+			switch k := priv.(type) {
+			case *ecdsa.PrivateKey:
+				d512 := sha512.Sum512(msg)
+				variants["sha512"], _ = ecdsa.SignASN1(rand.Reader, k, d512[:])
+			case ed25519.PrivateKey:
+				ph := sha512.Sum512(msg)
+				variants["ed25519ph"], _ = k.Sign(nil, ph[:], &ed25519.Options{Hash: crypto.SHA512})
+			case *rsa.PrivateKey:
+				variants["pss"], _ = rsa.SignPSS(rand.Reader, k, crypto.SHA256, digest[:], nil)
+			}
+			for name, sig := range variants {
+				for _, m := range [][]byte{msg, append(bytes.Clone(msg), '\n')} {
+					want := ref.VerifySignature(bytes.NewReader(sig), bytes.NewReader(m)) == nil
+					got := v.Verify(m, sig) == nil
+					if got != want {
+						t.Errorf("%s (message %d bytes): verify says %v, sigstore says %v", name, len(m), got, want)
+					}
+				}
 			}
 		})
 	}

@@ -18,12 +18,13 @@ import (
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
+	"github.com/satchel-dev/satchel/sign"
 	"github.com/satchel-dev/satchel/verify"
 )
 
 func TestSchemesLinked(t *testing.T) {
 	got := Schemes()
-	for _, s := range verify.KMSSchemes() {
+	for _, s := range sign.KMSSchemes() {
 		if !slices.Contains(got, s) {
 			t.Errorf("provider for %s not linked (have %v)", s, got)
 		}
@@ -104,7 +105,7 @@ func TestVaultSigning(t *testing.T) {
 	f := &fakeTransit{t: t, key: key, msg: msg}
 	startVault(t, f)
 
-	s, err := verify.LoadSigner(context.Background(), "hashivault://satchel", nil)
+	s, err := sign.LoadSigner(context.Background(), "hashivault://satchel", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func TestVaultWrongScheme(t *testing.T) {
 	}
 	msg := []byte("m")
 	startVault(t, &fakeTransit{t: t, key: key, pss: true, msg: msg})
-	s, err := verify.LoadSigner(context.Background(), "hashivault://satchel", nil)
+	s, err := sign.LoadSigner(context.Background(), "hashivault://satchel", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

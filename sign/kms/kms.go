@@ -1,12 +1,12 @@
 // Package kms links sigstore's KMS providers into a program, so that
-// verify.LoadSigner accepts awskms://, gcpkms://, azurekms:// and
+// sign.LoadSigner accepts awskms://, gcpkms://, azurekms:// and
 // hashivault:// key references. Import it for its side effect:
 //
-//	import _ "github.com/satchel-dev/satchel/verify/kms"
+//	import _ "github.com/satchel-dev/satchel/sign/kms"
 //
 // only from programs that may talk to the network (satchel-bundle). The
 // providers bring net/http and the cloud SDKs with them, which satchel-install
-// must not contain; that is why they are not part of package verify, where a
+// must not contain; that is why they are not part of package sign, where a
 // KMS reference without a linked provider fails with a hint instead.
 //
 // Credentials come from each provider's usual environment (AWS_REGION and the
