@@ -13,7 +13,7 @@ import (
 
 	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/install/config"
-	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/importer"
 	"github.com/satchel-dev/satchel/install/runner"
 	"github.com/satchel-dev/satchel/install/state"
 )
@@ -150,7 +150,7 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 	if has("docker") {
 		name := "docker info: runtimes"
 		docker := in.tool("docker", true)
-		if !images.SocketExists(in.o.dockerSocket) {
+		if !importer.SocketExists(in.o.dockerSocket) {
 			rep.add(Check{Name: name, Result: CheckFail, Detail: "no Docker socket at " + in.o.dockerSocket, Remedy: "start docker (systemctl start docker)"})
 		} else if out, err := in.images().Docker(ctx, docker, nil, 30*time.Second, "info", "--format", "{{json .Runtimes}}"); err != nil {
 			rep.add(Check{Name: name, Result: CheckFail, Detail: err.Error(), Remedy: "see `journalctl -u docker`"})

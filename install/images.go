@@ -3,11 +3,11 @@ package install
 import (
 	"context"
 
-	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/importer"
 )
 
 // ImportReport is the result of ImportStaged.
-type ImportReport = images.ImportReport
+type ImportReport = importer.ImportReport
 
 // ImportStaged imports the archives an earlier install staged (what
 // satchel-images.service runs at first start) with the installed ctr, and

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/satchel-dev/satchel/install/host"
-	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/importer"
 	"github.com/satchel-dev/satchel/install/plan"
 	"github.com/satchel-dev/satchel/install/probe"
 	"github.com/satchel-dev/satchel/install/rootfs"
@@ -130,8 +130,8 @@ func (in *Installer) systemd() *systemd.Manager {
 	return &systemd.Manager{Root: in.root, Runner: in.o.runner, Online: in.online()}
 }
 
-func (in *Installer) images() *images.Client {
-	return &images.Client{Runner: in.o.runner, ContainerdSocket: in.o.containerdSocket, DockerSocket: in.o.dockerSocket, InNamespace: in.o.inNamespace,
+func (in *Installer) images() *importer.Client {
+	return &importer.Client{Runner: in.o.runner, ContainerdSocket: in.o.containerdSocket, DockerSocket: in.o.dockerSocket, InNamespace: in.o.inNamespace,
 		Progress: func(desc string, done, total int64) {
 			in.progress(Event{Kind: EventBytes, Desc: desc, Done: done, Total: total})
 		}}

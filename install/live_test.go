@@ -15,7 +15,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/satchel-dev/satchel/install/host"
-	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/importer"
 	"github.com/satchel-dev/satchel/install/plan"
 	"github.com/satchel-dev/satchel/install/runner"
 	"github.com/satchel-dev/satchel/install/state"
@@ -110,13 +110,13 @@ func (ls *liveSystem) ctr(c runner.Cmd, stdin []byte) ([]byte, error) {
 		if _, ok := ls.images[ns][ref]; !ok {
 			return nil, failed(c, "image not found")
 		}
-		ls.pinned[ns+"/"+ref] = a[7] == images.PinnedLabel
+		ls.pinned[ns+"/"+ref] = a[7] == importer.PinnedLabel
 	case "ls":
 		out := "REF TYPE DIGEST SIZE PLATFORMS LABELS\n"
 		for ref, d := range ls.images[ns] {
 			labels := "-"
 			if ls.pinned[ns+"/"+ref] {
-				labels = images.PinnedLabel
+				labels = importer.PinnedLabel
 			}
 			out += fmt.Sprintf("%s application/vnd.oci.image.index.v1+json %s 2.0 KiB linux/amd64 %s\n", ref, d, labels)
 		}

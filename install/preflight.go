@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/satchel-dev/satchel/install/host"
-	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/importer"
 	"github.com/satchel-dev/satchel/install/plan"
 	"github.com/satchel-dev/satchel/manifest"
 )
@@ -20,7 +20,7 @@ func (in *Installer) Preflight(ctx context.Context, src *Source) (*PreflightRepo
 		return nil, err
 	}
 	comps := in.o.plan.Components
-	stage := !in.Live() || in.o.plan.NoStart || !(in.online() || images.SocketExists(in.o.containerdSocket))
+	stage := !in.Live() || in.o.plan.NoStart || !(in.online() || importer.SocketExists(in.o.containerdSocket))
 	findings := host.Preflight(f, src.Index, host.PreflightOptions{Components: comps, TargetIsLive: in.Live(), StageImages: stage && len(src.Index.Images) > 0})
 	failing, _ := host.FailingComponents(findings)
 	bi := src.info()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/importer"
 	"github.com/satchel-dev/satchel/install/runner"
 )
 
@@ -54,7 +55,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 	in := e.installer(WithRunner(runner.ExecRunner{}), WithContainerdSocket(sock))
 	ctx := context.Background()
-	for i := 0; i < 100 && !images.SocketExists(sock); i++ {
+	for i := 0; i < 100 && !importer.SocketExists(sock); i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err := in.images().WaitContainerd(ctx, ctrPath, 20*time.Second); err != nil {

@@ -8,6 +8,7 @@ import (
 	"archive/tar"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -280,3 +281,34 @@ func ArchiveDigest(ix *manifest.Index, im manifest.Image, blobs BlobReader, plat
 	}
 	return manifest.FromHash(manifest.SHA256, h), nil
 }
+
+// ConfigDigest returns the config digest of the image's manifest for
+// platform (Docker's image ID), or "" when the bundle holds none.
+func ConfigDigest(ix *manifest.Index, blobs BlobReader, im manifest.Image, platform string) (manifest.Digest, error) {
+	m, err := platformManifest(ix, im, blobs, platform)
+	if err != nil || m == nil {
+		return "", err
+	}
+	return manifest.Digest(m.Config.Digest), nil
+}
+
+// Stream connects a producer to a consumer through a pipe. A producer
+// error (a blob that fails its digest) wins over the consumer's complaint
+// about a truncated stream.
+func Stream(produce func(io.Writer) error, consume func(io.Reader) error) error {
+	pr, pw := io.Pipe()
+	perr := make(chan error, 1)
+	go func() {
+		err := produce(pw)
+		pw.CloseWithError(err)
+		perr <- err
+	}()
+	cerr := consume(pr)
+	pr.CloseWithError(errConsumerDone)
+	if err := <-perr; err != nil && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, errConsumerDone) {
+		return err
+	}
+	return cerr
+}
+
+var errConsumerDone = errors.New("consumer finished")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/importer"
 	"github.com/satchel-dev/satchel/install/plan"
 	"github.com/satchel-dev/satchel/install/rootfs"
 	"github.com/satchel-dev/satchel/install/runner"
@@ -112,7 +113,7 @@ type Services struct {
 	Root    *rootfs.Root
 	Runner  runner.Runner
 	Systemd *systemd.Manager
-	Images  *images.Client
+	Images  *importer.Client
 	// Live is set when the root is the running system.
 	Live bool
 	// InNamespace is set when commands run in another mount namespace:

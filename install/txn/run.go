@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/satchel-dev/satchel/install/images"
+	"github.com/satchel-dev/satchel/install/importer"
 	"github.com/satchel-dev/satchel/install/plan"
 	"github.com/satchel-dev/satchel/install/rootfs"
 	"github.com/satchel-dev/satchel/install/runner"
@@ -58,7 +59,7 @@ type Env struct {
 	Root    *rootfs.Root
 	Runner  runner.Runner
 	Systemd *systemd.Manager
-	Images  *images.Client
+	Images  *importer.Client
 	// Bundle gives content for apply (nil for uninstall).
 	Bundle Bundle
 	// Kubeconfig is passed to kubectl.

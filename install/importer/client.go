@@ -1,14 +1,16 @@
-package images
+// Package importer moves images into containerd (ctr images import, pinned)
+// and Docker (docker load), streaming the archives package images writes.
+package importer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/satchel-dev/satchel/install/images"
 	"github.com/satchel-dev/satchel/install/runner"
 	"github.com/satchel-dev/satchel/manifest"
 )
@@ -31,13 +33,6 @@ type Client struct {
 	Progress func(desc string, done, total int64)
 }
 
-// Present is one image containerd has, as `ctr images ls` shows it.
-type Present struct {
-	Ref    string
-	Digest manifest.Digest
-	Pinned bool
-}
-
 // SocketExists reports whether p is a socket.
 func SocketExists(p string) bool {
 	fi, err := os.Stat(p)
@@ -58,19 +53,19 @@ func (c *Client) Ctr(ctx context.Context, ctr, ns string, stdin io.Reader, args 
 
 // List returns a namespace's images: `ctr images ls` prints REF TYPE
 // DIGEST SIZE(2 fields) PLATFORMS LABELS.
-func (c *Client) List(ctx context.Context, ctr, ns string) (map[string]Present, error) {
+func (c *Client) List(ctx context.Context, ctr, ns string) (map[string]images.Present, error) {
 	out, err := c.Ctr(ctx, ctr, ns, nil, "images", "ls")
 	if err != nil {
 		return nil, err
 	}
-	imgs := map[string]Present{}
+	imgs := map[string]images.Present{}
 	for i, l := range strings.Split(string(out), "\n") {
 		f := strings.Fields(l)
 		if i == 0 || len(f) < 4 {
 			continue
 		}
 		labels := f[len(f)-1]
-		imgs[f[0]] = Present{Ref: f[0], Digest: manifest.Digest(f[2]), Pinned: strings.Contains(labels, PinnedLabel)}
+		imgs[f[0]] = images.Present{Ref: f[0], Digest: manifest.Digest(f[2]), Pinned: strings.Contains(labels, PinnedLabel)}
 	}
 	return imgs, nil
 }
@@ -87,11 +82,11 @@ func (c *Client) progress(desc string, total int64) func(int64) {
 
 // Import streams an image archive from the bundle into `ctr images import
 // -` for each namespace and pins it. No copy reaches the disk.
-func (c *Client) Import(ctx context.Context, ctr string, ix *manifest.Index, im manifest.Image, blobs BlobReader, platform string, namespaces []string) error {
-	prog := c.progress("importing "+im.Ref, ArchiveSize(ix, im)*int64(len(namespaces)))
+func (c *Client) Import(ctx context.Context, ctr string, ix *manifest.Index, im manifest.Image, blobs images.BlobReader, platform string, namespaces []string) error {
+	prog := c.progress("importing "+im.Ref, images.ArchiveSize(ix, im)*int64(len(namespaces)))
 	for _, ns := range namespaces {
-		err := Stream(func(w io.Writer) error {
-			return WriteArchive(w, ix, im, blobs, platform, prog)
+		err := images.Stream(func(w io.Writer) error {
+			return images.WriteArchive(w, ix, im, blobs, platform, prog)
 		}, func(r io.Reader) error {
 			_, err := c.Ctr(ctx, ctr, ns, r, "images", "import", "-")
 			return err
@@ -105,27 +100,6 @@ func (c *Client) Import(ctx context.Context, ctr string, ix *manifest.Index, im 
 	}
 	return nil
 }
-
-// Stream connects a producer to a consumer through a pipe. A producer
-// error (a blob that fails its digest) wins over the consumer's complaint
-// about a truncated stream.
-func Stream(produce func(io.Writer) error, consume func(io.Reader) error) error {
-	pr, pw := io.Pipe()
-	perr := make(chan error, 1)
-	go func() {
-		err := produce(pw)
-		pw.CloseWithError(err)
-		perr <- err
-	}()
-	cerr := consume(pr)
-	pr.CloseWithError(errConsumerDone)
-	if err := <-perr; err != nil && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, errConsumerDone) {
-		return err
-	}
-	return cerr
-}
-
-var errConsumerDone = errors.New("consumer finished")
 
 // Docker runs the docker CLI against the Docker socket.
 func (c *Client) Docker(ctx context.Context, bin string, stdin io.Reader, timeout time.Duration, args ...string) ([]byte, error) {
@@ -144,7 +118,7 @@ func (c *Client) DockerAnswers(ctx context.Context, bin string) bool {
 
 // DockerImageID returns Docker's image ID for ref (its config digest).
 func (c *Client) DockerImageID(ctx context.Context, bin, ref string) (string, error) {
-	_, _, tag := RefNames(ref)
+	_, _, tag := images.RefNames(ref)
 	if tag == "" {
 		tag = ref
 	}
@@ -153,10 +127,10 @@ func (c *Client) DockerImageID(ctx context.Context, bin, ref string) (string, er
 }
 
 // DockerLoad streams the image archive into `docker load`.
-func (c *Client) DockerLoad(ctx context.Context, bin string, ix *manifest.Index, im manifest.Image, blobs BlobReader, platform string) error {
-	prog := c.progress("docker load "+im.Ref, ArchiveSize(ix, im))
-	err := Stream(func(w io.Writer) error {
-		return WriteArchive(w, ix, im, blobs, platform, prog)
+func (c *Client) DockerLoad(ctx context.Context, bin string, ix *manifest.Index, im manifest.Image, blobs images.BlobReader, platform string) error {
+	prog := c.progress("docker load "+im.Ref, images.ArchiveSize(ix, im))
+	err := images.Stream(func(w io.Writer) error {
+		return images.WriteArchive(w, ix, im, blobs, platform, prog)
 	}, func(r io.Reader) error {
 		_, err := c.Docker(ctx, bin, r, 30*time.Minute, "load")
 		return err
@@ -165,16 +139,6 @@ func (c *Client) DockerLoad(ctx context.Context, bin string, ix *manifest.Index,
 		return fmt.Errorf("docker load %s: %w", im.Ref, err)
 	}
 	return nil
-}
-
-// ConfigDigest returns the config digest of the image's manifest for
-// platform (Docker's image ID), or "" when the bundle holds none.
-func ConfigDigest(ix *manifest.Index, blobs BlobReader, im manifest.Image, platform string) (manifest.Digest, error) {
-	m, err := platformManifest(ix, im, blobs, platform)
-	if err != nil || m == nil {
-		return "", err
-	}
-	return manifest.Digest(m.Config.Digest), nil
 }
 
 // WaitContainerd waits until `ctr version` answers on the socket. A
