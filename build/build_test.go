@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/satchel-dev/satchel/fetch"
+	"github.com/satchel-dev/satchel/internal/fault"
 	"github.com/satchel-dev/satchel/internal/mirrorgen"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
@@ -347,11 +348,11 @@ func TestBadInputsFailCleanly(t *testing.T) {
 			t.Fatal("succeeded")
 		}
 		for _, w := range wants {
-			if !strings.Contains(err.Error(), w) {
+			if !strings.Contains(fault.Text(err), w) {
 				t.Errorf("error %q lacks %q", err, w)
 			}
 		}
-		if !strings.Contains(err.Error(), "hint: ") {
+		if !strings.Contains(fault.Text(err), "hint: ") {
 			t.Errorf("error has no hint line: %v", err)
 		}
 		if out != "" {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/satchel-dev/satchel/fetch/internal/faultserver"
+	fl "github.com/satchel-dev/satchel/internal/fault"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -264,7 +265,7 @@ func runFetchFault(t *testing.T, tc faultCase) {
 	if ctx.Err() != nil {
 		t.Fatalf("ran into the test's own deadline: %v", err)
 	}
-	msg := err.Error()
+	msg := fl.Text(err)
 	for _, want := range append([]string{url}, tc.errHas...) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not say %q:\n%s", want, msg)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/satchel-dev/satchel/fetch/internal/faultserver"
+	fl "github.com/satchel-dev/satchel/internal/fault"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -153,7 +154,7 @@ func runRegistryFault(t *testing.T, tc registryFaultCase) {
 	if ctx.Err() != nil {
 		t.Fatalf("ran into the test's own deadline: %v", err)
 	}
-	msg := err.Error()
+	msg := fl.Text(err)
 	for _, want := range append([]string{host + "/app"}, tc.errHas...) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not say %q:\n%s", want, msg)

@@ -1,8 +1,9 @@
 package manifest
 
-import "errors"
+import "github.com/satchel-dev/satchel/internal/fault"
 
-// Exit codes shared by satchel-bundle and satchel-install (DESIGN.md, "Exit codes").
+// Exit codes shared by satchel-bundle and satchel-install (docs/exit-codes.md).
+// They are the exit codes of internal/fault's classes.
 const (
 	ExitOK           = 0
 	ExitFailure      = 1
@@ -12,34 +13,15 @@ const (
 	ExitWouldChange  = 5 // apply --check found a change to make
 )
 
-type codedError struct {
-	err  error
-	code int
-}
-
-func (e *codedError) Error() string { return e.err.Error() }
-func (e *codedError) Unwrap() error { return e.err }
-
-// WithExitCode marks err so that the command exits with code. The outermost
-// mark wins, so a caller can reclassify what a library reported.
+// WithExitCode classifies err with the class whose exit code is code
+// (fault.WithClass). The outermost class wins, so a caller can reclassify
+// what a library reported.
 func WithExitCode(err error, code int) error {
-	if err == nil {
-		return nil
-	}
-	return &codedError{err: err, code: code}
+	return fault.WithClass(err, fault.ClassForExitCode(code))
 }
 
-// VerificationError marks err as a verification failure (exit code 3).
-func VerificationError(err error) error { return WithExitCode(err, ExitVerification) }
+// VerificationError classifies err as a verification failure (exit code 3).
+func VerificationError(err error) error { return fault.WithClass(err, fault.Verification) }
 
-// ExitCode returns the exit code for err: 0 for nil, the marked code, or 1.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var c *codedError
-	if errors.As(err, &c) {
-		return c.code
-	}
-	return ExitFailure
-}
+// ExitCode returns the exit code for err: 0 for nil, its class's, or 1.
+func ExitCode(err error) int { return fault.ExitCode(err) }

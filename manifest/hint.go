@@ -1,40 +1,14 @@
 package manifest
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/satchel-dev/satchel/internal/fault"
 
-// hintError carries a one-line remedy for the user next to an error, in the
-// style of age: the message says what went wrong, the hint what to do.
-type hintError struct {
-	err  error
-	hint string
-}
+// HintError attaches a remedy to err (fault.WithRemedy). The remedy is
+// data, not part of the message: the commands print it on a "hint:" line
+// of its own, the innermost one when errors are wrapped again.
+func HintError(err error, hint string) error { return fault.WithRemedy(err, hint) }
 
-func (e *hintError) Error() string { return e.err.Error() + "\nhint: " + e.hint }
-func (e *hintError) Unwrap() error { return e.err }
+// Hintf is an error with a formatted message and a remedy (fault.Remedyf).
+func Hintf(hint, format string, args ...any) error { return fault.Remedyf(hint, format, args...) }
 
-// HintError wraps err with a remedy printed on its own "hint:" line. The hint
-// of the innermost HintError wins when errors are wrapped again, so the most
-// specific advice is the one shown.
-func HintError(err error, hint string) error {
-	if err == nil {
-		return nil
-	}
-	return &hintError{err: err, hint: hint}
-}
-
-// Hintf is HintError with a formatted error.
-func Hintf(hint, format string, args ...any) error {
-	return HintError(fmt.Errorf(format, args...), hint)
-}
-
-// Hint returns the remedy attached to err, if any.
-func Hint(err error) string {
-	var h *hintError
-	if errors.As(err, &h) {
-		return h.hint
-	}
-	return ""
-}
+// Hint returns the remedy attached to err (fault.Remedy), if any.
+func Hint(err error) string { return fault.Remedy(err) }

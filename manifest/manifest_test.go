@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/satchel-dev/satchel/internal/fault"
 )
 
 func TestParseSpecDesignExample(t *testing.T) {
@@ -67,7 +69,7 @@ func TestParseSpecErrorsNameFieldAndFix(t *testing.T) {
 			if !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %q does not mention %q", err, c.want)
 			}
-			if Hint(err) == "" && !strings.Contains(err.Error(), "hint: ") {
+			if Hint(err) == "" && !strings.Contains(fault.Text(err), "hint: ") {
 				t.Fatalf("error has no hint: %v", err)
 			}
 		})
@@ -184,8 +186,8 @@ func TestExitCodesAndHints(t *testing.T) {
 	if ExitCode(wrapped) != ExitVerification {
 		t.Fatalf("code %d", ExitCode(wrapped))
 	}
-	if Hint(wrapped) != "do x" || !strings.HasSuffix(e.Error(), "\nhint: do x") {
-		t.Fatalf("hint: %q", e.Error())
+	if Hint(wrapped) != "do x" || strings.Contains(e.Error(), "hint") || fault.Text(e) != "boom\nhint: do x" {
+		t.Fatalf("hint %q in %q, rendered %q", Hint(wrapped), e.Error(), fault.Text(e))
 	}
 	if !errors.Is(e, base) {
 		t.Fatal("unwrap lost the cause")

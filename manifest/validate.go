@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/satchel-dev/satchel/internal/fault"
 )
 
 // InstallPrefixes are the lanes a bundle installs into (DESIGN.md, "Where
@@ -467,9 +469,9 @@ func CheckInstallPath(p string) error {
 // of its own: Validate's hint is the one that applies).
 func checkDigest(what string, d Digest) error {
 	if _, err := ParseDigest(string(d)); err != nil {
-		var h *hintError
+		var h *fault.Error
 		if errors.As(err, &h) {
-			err = h.err
+			err = h.Err
 		}
 		return fmt.Errorf("%s: %w", what, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/satchel-dev/satchel/internal/fault"
 )
 
 // validIndex is shaped like a real bundle: two platforms, programs in
@@ -240,7 +242,7 @@ func TestValidateRefuses(t *testing.T) {
 			}
 			// What the error prints stays on one line (plus the hint):
 			// untrusted text is quoted.
-			if lines := strings.Split(err.Error(), "\n"); len(lines) != 2 || strings.ContainsAny(err.Error(), "\x1b\r\x00") {
+			if lines := strings.Split(fault.Text(err), "\n"); len(lines) != 2 || strings.ContainsAny(err.Error(), "\x1b\r\x00") {
 				t.Errorf("error is not one quoted line and a hint: %q", err)
 			}
 		})

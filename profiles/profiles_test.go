@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satchel-dev/satchel/internal/fault"
 	"github.com/satchel-dev/satchel/internal/yamltest"
 	"github.com/satchel-dev/satchel/manifest"
 )
@@ -555,10 +556,10 @@ func TestResolveErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.field) {
 				t.Errorf("error does not name %q:\n%v", tt.field, err)
 			}
-			if !strings.Contains(err.Error(), "\nhint: ") {
+			if !strings.Contains(fault.Text(err), "\nhint: ") {
 				t.Errorf("error has no hint line:\n%v", err)
 			}
-			if tt.hint != "" && !strings.Contains(err.Error(), tt.hint) {
+			if tt.hint != "" && !strings.Contains(fault.Text(err), tt.hint) {
 				t.Errorf("hint lacks %q:\n%v", tt.hint, err)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"github.com/satchel-dev/satchel/install"
 	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/internal/fault"
 )
 
 func newImagesCommand(g *globalOptions) *cobra.Command {
@@ -51,7 +52,7 @@ when all are. satchel-images.service runs this at first start.`,
 func runImagesImport(c *cobra.Command, g *globalOptions, o ImagesImportOptions) error {
 	s := newSession(c, g)
 	if !o.Staged {
-		return s.fail(cli.UsageError(fmt.Errorf("images import needs --staged\nhint: images are imported by apply; --staged imports what an apply staged for first start")))
+		return s.fail(cli.UsageError(fault.Remedyf("images are imported by apply; --staged imports what an apply staged for first start", "images import needs --staged")))
 	}
 	in, err := s.installer(install.WithContainerdSocket(o.ContainerdSocket), install.WithDockerSocket(o.DockerSocket))
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -115,15 +114,7 @@ func (s *session) fail(err error) error {
 	}
 	s.prog.clear()
 	if s.g.JSON {
-		msg := err.Error()
-		if h := manifest.Hint(err); h != "" {
-			msg = strings.TrimSuffix(msg, "\nhint: "+h)
-		}
-		s.out.Print(struct {
-			Error    string `json:"error"`
-			Hint     string `json:"hint,omitempty"`
-			ExitCode int    `json:"exitCode"`
-		}{msg, manifest.Hint(err), manifest.ExitCode(err)}, func(io.Writer) {})
+		s.out.Print(cli.NewErrorJSON(err), func(io.Writer) {})
 	}
 	return err
 }

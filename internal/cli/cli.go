@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/satchel-dev/satchel/internal/fault"
 	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 )
@@ -23,7 +24,7 @@ type usageError struct{ error }
 func (u usageError) Unwrap() error { return u.error }
 
 // UsageError marks err as a usage error (exit code 2).
-func UsageError(err error) error { return manifest.WithExitCode(usageError{err}, manifest.ExitUsage) }
+func UsageError(err error) error { return fault.WithClass(usageError{err}, fault.Usage) }
 
 // Execute runs root and returns the process exit code. Errors are printed
 // once, to stderr, as "name: message" with the hint on its own line.
@@ -34,21 +35,40 @@ func Execute(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SilenceErrors = true
 	root.SilenceUsage = true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return UsageError(fmt.Errorf("%w\nhint: see `%s --help`", err, c.CommandPath()))
+		return UsageError(fault.WithRemedy(err, "see `"+c.CommandPath()+" --help`"))
 	})
 	cmd, err := root.ExecuteC()
 	if err == nil {
 		return manifest.ExitOK
 	}
-	code := manifest.ExitCode(err)
+	code := fault.ExitCode(err)
 	if code == manifest.ExitFailure && isCobraUsage(err) {
 		code = manifest.ExitUsage
-		err = fmt.Errorf("%w\nhint: see `%s --help`", err, cmd.CommandPath())
+		err = fault.WithRemedy(err, "see `"+cmd.CommandPath()+" --help`")
 	}
-	// Errors may quote what a bundle or a file said: no control characters
-	// reach the terminal (human.SafeWriter).
-	fmt.Fprintf(human.SafeWriter(stderr), "%s: %s\n", root.Name(), strings.TrimRight(err.Error(), "\n"))
+	PrintError(stderr, root.Name(), err)
 	return code
+}
+
+// PrintError prints err as "name: message", then its remedy, if any, on
+// one "hint:" line. Errors may quote what a bundle or a file said: no
+// control characters reach the terminal (human.SafeWriter).
+func PrintError(w io.Writer, name string, err error) {
+	fmt.Fprintf(human.SafeWriter(w), "%s: %s\n", name, fault.Text(err))
+}
+
+// ErrorJSON is how a failed command reports in --json mode, on stdout,
+// so automation (Ansible) reads a result either way.
+type ErrorJSON struct {
+	Error    string `json:"error"`
+	Hint     string `json:"hint,omitempty"`
+	Class    string `json:"class"`
+	ExitCode int    `json:"exitCode"`
+}
+
+// NewErrorJSON describes err for --json output.
+func NewErrorJSON(err error) ErrorJSON {
+	return ErrorJSON{Error: err.Error(), Hint: fault.Remedy(err), Class: fault.ClassOf(err).String(), ExitCode: fault.ExitCode(err)}
 }
 
 // cobra reports unknown commands and argument-count errors as plain errors.
