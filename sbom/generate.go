@@ -512,6 +512,13 @@ func splitRef(ref string) (repo, tag string) {
 	return ref, ""
 }
 
+// ImagePURL is the purl of a bundle's image: pkg:oci/<name>@<digest> with
+// the repository and tag as qualifiers.
+func ImagePURL(ref string, d manifest.Digest) string {
+	repo, tag := splitRef(ref)
+	return ociPURL(repo, tag, d, "")
+}
+
 // ociPURL is purl-spec's oci type: pkg:oci/<last path element>@<digest>
 // with repository_url (the full repository), tag and arch qualifiers.
 func ociPURL(repo, tag string, d manifest.Digest, platform string) string {
