@@ -135,6 +135,16 @@ func Write(t testing.TB, out string, s Spec, signer *verify.Signer) *manifest.In
 	return ix
 }
 
+// WriteFile is Write for callers without a testing.TB (testscript commands).
+func WriteFile(out string, s Spec, signer *verify.Signer) (*manifest.Index, error) {
+	dir, err := os.MkdirTemp("", "bundletest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	return write(dir, out, s, signer)
+}
+
 func write(storeDir, out string, s Spec, signer *verify.Signer) (*manifest.Index, error) {
 	store, err := pack.NewBlobStore(storeDir)
 	if err != nil {
