@@ -159,3 +159,78 @@ func TestDebianRuncBinary(t *testing.T) {
 		t.Errorf("%s is below fixes in GO-2025-3563, GO-2025-4014 and GO-2025-4175, none reported", gb.GoVersion)
 	}
 }
+
+// TestRealBinaries audits a bundle holding the real containerd 2.4.2 and
+// runc 1.5.2 built for the e2e tests: every module compiled into them is
+// checked, and none is in a range of the test database (containerd/v2
+// 2.4.2 is above GO-2026-5378's last fix 2.3.1, runc 1.5.2 above every
+// runc fix, their selinux modules at or above vulndb's fix 1.13.0, go1.26
+// above the stdlib fixes).
+func TestRealBinaries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("packs 50 MB of real binaries: skipped with -short; `make test` runs it")
+	}
+	dir := os.Getenv("SATCHEL_E2E_BIN")
+	if dir == "" {
+		dir = "/var/cache/satchel-e2e/bin"
+	}
+	read := func(n string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			msg := "needs the real " + n + " in " + dir + " (test/e2e/realbins.sh builds it)"
+			if os.Getenv("CI") == "true" || os.Getenv("CI") == "1" || os.Getenv("SATCHEL_CI") == "1" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+		return b
+	}
+	containerd, runc := read("containerd"), read("runc")
+	out := filepath.Join(t.TempDir(), "real.satchel")
+	bundletest.Write(t, out, bundletest.Spec{
+		Name: "real", Version: "1", Sequence: 1,
+		Components: []bundletest.Component{
+			{Name: "containerd", Version: "2.4.2", Artifacts: []bundletest.Artifact{{Platform: "linux/amd64",
+				URL:   "https://github.com/containerd/containerd/releases/download/v2.4.2/containerd-static-2.4.2-linux-amd64.tar.gz",
+				Files: []bundletest.File{{Path: "/usr/local/bin/containerd", Content: containerd}}}}},
+			{Name: "runc", Version: "1.5.2", Artifacts: []bundletest.Artifact{{Platform: "linux/amd64",
+				URL:   "https://github.com/opencontainers/runc/releases/download/v1.5.2/runc.amd64",
+				Files: []bundletest.File{{Path: "/usr/local/bin/runc", Content: runc}}}}},
+		},
+	}, nil)
+	b, err := pack.OpenPath(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ix, err := b.Index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CheckLayout(ix); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := sbom.Generate(ix, b, sbom.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := audit.LoadDB("testdata/osv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs := audit.PackagesFromSBOM(doc)
+	rep := db.Audit(pkgs)
+	var selinux string
+	for _, p := range pkgs {
+		if p.Name == "github.com/opencontainers/selinux" {
+			selinux = p.Version
+		}
+	}
+	t.Logf("%d package versions checked (selinux %s), %d findings, %d not checked", rep.Checked, selinux, len(rep.Findings), len(rep.NotChecked))
+	if rep.Checked < 100 || selinux == "" {
+		t.Errorf("only %d package versions checked; the binaries' modules are missing", rep.Checked)
+	}
+	if len(rep.Findings) != 0 || len(rep.NotChecked) != 0 {
+		t.Errorf("findings %+v, not checked %v", rep.Findings, rep.NotChecked)
+	}
+}

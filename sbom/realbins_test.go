@@ -41,6 +41,9 @@ func requireRealBin(t *testing.T, name string) string {
 // the e2e tests into a bundle and checks that the SBOM validates and lists,
 // for each, exactly the modules and Go version `go version -m` prints.
 func TestRealBinariesModules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("packs 70 MB of real binaries: skipped with -short; `make test` runs it")
+	}
 	bins := map[string]string{}
 	for _, n := range []string{"containerd", "ctr", "runc"} {
 		bins[n] = requireRealBin(t, n)
