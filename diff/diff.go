@@ -423,4 +423,3 @@ func orNone(s string) string {
 func (r *Result) Counts() (components, images, notes int) {
 	return len(r.Components), len(r.Images), len(r.Notes)
 }
-
