@@ -11,6 +11,7 @@ const (
 	ExitVerification = 3 // signature, digest, unsafe entry, no trusted key, downgrade
 	ExitPreflight    = 4
 	ExitWouldChange  = 5 // apply --check found a change to make
+	ExitFindings     = 6 // satchel-bundle audit --fail-on: vulnerabilities at or above the threshold
 )
 
 // WithExitCode classifies err with the class whose exit code is code

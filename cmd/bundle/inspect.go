@@ -13,30 +13,39 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/verify"
+	"github.com/satchel-dev/satchel/sbom"
 )
 
 // InspectOptions configure `satchel-bundle inspect`.
 type InspectOptions struct {
 	Keys  []string
 	Files bool
+	SBOM  bool
 }
 
 func newInspectCommand(g *globalOptions) *cobra.Command {
 	var o InspectOptions
 	c := &cobra.Command{
-		Use:   "inspect FILE [--key PUB] [--files] [--json]",
+		Use:   "inspect FILE [--key PUB] [--files] [--sbom] [--json]",
 		Short: "Show a bundle's components, versions, sources, images, sizes and glibc needs",
 		Long: `inspect prints what a bundle carries: each component's version and, per
 platform, its upstream URL and digest (and where that digest came from), the
 files it installs with their sizes and the highest glibc they need, the images
 with their digests and platforms, compatibility notes, and whether the
-signature verifies (with --key) or was not checked.`,
+signature verifies (with --key) or was not checked.
+
+With --sbom it prints the bundle's software bill of materials instead, as
+SPDX 2.3 JSON: each component artifact (upstream URL, digest, license), the
+files it installs, the Go modules and Go version compiled into each Go
+binary (read from the binaries, offline), and each image with its layers
+and the OS packages its package database lists.`,
 		Example: "  satchel-bundle inspect kylin.satchel --key satchel.pub\n  satchel-bundle inspect kylin.satchel --json | jq '.index.components[].version'",
 		Args:    cobra.ExactArgs(1),
 		RunE:    func(c *cobra.Command, args []string) error { return runInspect(c, g, o, args[0]) },
 	}
 	c.Flags().StringArrayVar(&o.Keys, "key", nil, "check the signature with this public key (repeatable)")
 	c.Flags().BoolVar(&o.Files, "files", false, "list every file")
+	c.Flags().BoolVar(&o.SBOM, "sbom", false, "print the bundle's SBOM (SPDX 2.3 JSON: artifacts, files, Go modules of each binary, images and their OS packages)")
 	return c
 }
 
@@ -49,6 +58,9 @@ type inspectResult struct {
 }
 
 func runInspect(c *cobra.Command, g *globalOptions, o InspectOptions, file string) error {
+	if o.SBOM {
+		return printSBOM(c, file, o.Keys)
+	}
 	b, err := pack.OpenPath(file)
 	if err != nil {
 		return err
@@ -171,4 +183,23 @@ func maxGlibc(cur, next string) string {
 		return next
 	}
 	return cur
+}
+
+// printSBOM writes the bundle's SPDX document to stdout.
+func printSBOM(c *cobra.Command, file string, keys []string) error {
+	b, ix, _, err := reviewedBundle(file, keys, false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	doc, err := sbom.Generate(ix, b, sbom.Options{})
+	if err != nil {
+		return err
+	}
+	out, err := doc.Encode()
+	if err != nil {
+		return err
+	}
+	_, err = c.OutOrStdout().Write(out)
+	return err
 }

@@ -38,7 +38,14 @@ A typical session on a connected host:
   satchel-bundle build -f bundle.yaml --key satchel.key -o kylin.satchel
   satchel-bundle verify --key satchel.pub kylin.satchel
 
-Exit codes: 0 success, 1 failure, 2 usage, 3 verification failed.`,
+Before carrying it, a reviewer reads it:
+
+  satchel-bundle inspect kylin.satchel --key satchel.pub [--sbom]
+  satchel-bundle diff approved.satchel kylin.satchel --key satchel.pub
+  satchel-bundle audit kylin.satchel --db ./osv --fail-on high
+
+Exit codes: 0 success, 1 failure, 2 usage, 3 verification failed,
+6 audit found vulnerabilities at or above --fail-on.`,
 		Version: version.Version,
 	}
 	root.PersistentFlags().BoolVar(&g.JSON, "json", false, "print machine-readable JSON")
@@ -52,6 +59,8 @@ Exit codes: 0 success, 1 failure, 2 usage, 3 verification failed.`,
 		newVerifyCommand(&g),
 		newInspectCommand(&g),
 		newSplitCommand(&g),
+		newDiffCommand(&g),
+		newAuditCommand(&g),
 	)
 	return root
 }

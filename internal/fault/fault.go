@@ -30,6 +30,7 @@ const (
 	Verification       // 3: signature, digest, unsafe entry, no trusted key, downgrade
 	Preflight          // 4: the host cannot take the bundle
 	WouldChange        // 5: apply --check found a change to make
+	Findings           // 6: satchel-bundle audit found vulnerabilities at or above --fail-on
 )
 
 // ExitCode is the process exit code for the class.
@@ -52,13 +53,15 @@ func (c Class) String() string {
 		return "preflight"
 	case WouldChange:
 		return "would-change"
+	case Findings:
+		return "findings"
 	}
 	return fmt.Sprintf("class(%d)", int(c))
 }
 
 // ClassForExitCode is the class whose exit code is code.
 func ClassForExitCode(code int) Class {
-	if code >= int(Failure) && code <= int(WouldChange) {
+	if code >= int(Failure) && code <= int(Findings) {
 		return Class(code)
 	}
 	return Failure

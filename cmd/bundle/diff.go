@@ -1,0 +1,55 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/satchel-dev/satchel/diff"
+	"github.com/satchel-dev/satchel/internal/cli"
+	"github.com/satchel-dev/satchel/manifest"
+)
+
+// DiffOptions configure `satchel-bundle diff`.
+type DiffOptions struct {
+	Keys []string
+}
+
+func newDiffCommand(g *globalOptions) *cobra.Command {
+	var o DiffOptions
+	c := &cobra.Command{
+		Use:   "diff OLD NEW --key PUB [--json]",
+		Short: "Show what changed between two bundles: components, artifacts, digests, images, notes",
+		Long: `diff compares two bundle files offline, after verifying both as
+` + "`satchel-bundle verify`" + ` does: bundle name, version, sequence and platforms,
+components added, removed or at another version, each artifact's upstream URL
+and digest and the files it installs, images with their digests and
+platforms, and compatibility notes that appear or disappear. Use it against
+the last approved bundle; --json gives the same for a change ticket.`,
+		Example: "  satchel-bundle diff approved.satchel kylin-2025.05.0.satchel --key satchel.pub\n  satchel-bundle diff old.satchel new.satchel --key satchel.pub --json > change.json",
+		Args:    cobra.ExactArgs(2),
+		RunE:    func(c *cobra.Command, args []string) error { return runDiff(c, g, o, args[0], args[1]) },
+	}
+	c.Flags().StringArrayVar(&o.Keys, "key", nil, "trusted public key (repeatable; required)")
+	return c
+}
+
+func runDiff(c *cobra.Command, g *globalOptions, o DiffOptions, oldFile, newFile string) error {
+	if len(o.Keys) == 0 {
+		return cli.UsageError(manifest.Hintf("pass --key satchel.pub (the public key of whoever signed the bundles)", "no trusted key given"))
+	}
+	var ixs [2]*manifest.Index
+	for i, f := range []string{oldFile, newFile} {
+		b, ix, _, err := reviewedBundle(f, o.Keys, true)
+		if err != nil {
+			return err
+		}
+		b.Close()
+		ixs[i] = ix
+	}
+	r, err := diff.Indexes(ixs[0], ixs[1])
+	if err != nil {
+		return err
+	}
+	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(r, func(w io.Writer) { r.WriteText(w) })
+}

@@ -1,0 +1,137 @@
+package diff_test
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/satchel-dev/satchel/diff"
+	"github.com/satchel-dev/satchel/internal/bundletest"
+	"github.com/satchel-dev/satchel/manifest"
+)
+
+// Specs of two bundles that differ in one component version (runc), one
+// image digest (nginx, rebuilt) and one note.
+func specs() (bundletest.Spec, bundletest.Spec) {
+	mk := func(runc, salt string, notes []manifest.Note) bundletest.Spec {
+		return bundletest.Spec{
+			Name: "kylin-runtimes", Version: "2025.04.0", Sequence: 7,
+			Components: []bundletest.Component{
+				{Name: "containerd", Version: "2.0.4", Artifacts: []bundletest.Artifact{{Platform: "linux/amd64",
+					URL:   "https://github.com/containerd/containerd/releases/download/v2.0.4/containerd-static-2.0.4-linux-amd64.tar.gz",
+					Files: []bundletest.File{{Path: "/usr/local/bin/containerd", Content: []byte("containerd 2.0.4")}}}}},
+				{Name: "runc", Version: runc, Artifacts: []bundletest.Artifact{{Platform: "linux/amd64",
+					URL:   "https://github.com/opencontainers/runc/releases/download/v" + runc + "/runc.amd64",
+					Files: []bundletest.File{{Path: "/usr/local/bin/runc", Content: []byte("runc " + runc)}}}}},
+			},
+			Images: []bundletest.Image{
+				{Ref: "docker.io/library/nginx:1.27.4", Platforms: []string{"linux/amd64"}, Salt: salt, Layers: []map[string][]byte{{"index.html": []byte("hi")}}},
+				{Ref: "registry.k8s.io/pause:3.10", Platforms: []string{"linux/amd64"}, Layers: []map[string][]byte{{"pause": []byte("p")}}},
+			},
+			Notes: notes,
+		}
+	}
+	keep := manifest.Note{ID: "cgroup-v1", Severity: "info", Text: "cgroup v1 is deprecated"}
+	gone := manifest.Note{ID: "runc-cve-2025-31133", Component: "runc", Severity: "warning", Text: "runc 1.2.6 is affected by CVE-2025-31133"}
+	return mk("1.2.6", "", []manifest.Note{keep, gone}), mk("1.4.3", "rebuilt", []manifest.Note{keep})
+}
+
+func TestExactlyTheDifferences(t *testing.T) {
+	dir := t.TempDir()
+	os, ns := specs()
+	oldIx := bundletest.Write(t, filepath.Join(dir, "old.satchel"), os, nil)
+	newIx := bundletest.Write(t, filepath.Join(dir, "new.satchel"), ns, nil)
+	r, err := diff.Indexes(oldIx, newIx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Bundle) != 0 {
+		t.Errorf("bundle fields: %+v", r.Bundle)
+	}
+	if len(r.Components) != 1 {
+		t.Fatalf("components: %+v", r.Components)
+	}
+	c := r.Components[0]
+	if c.Name != "runc" || c.Change != diff.Changed || c.OldVersion != "1.2.6" || c.NewVersion != "1.4.3" || len(c.Artifacts) != 1 {
+		t.Errorf("runc: %+v", c)
+	}
+	a := c.Artifacts[0]
+	if !strings.Contains(a.OldURL, "v1.2.6") || !strings.Contains(a.NewURL, "v1.4.3") || a.OldDigest == a.NewDigest ||
+		len(a.Files) != 1 || a.Files[0].Path != "/usr/local/bin/runc" || a.Files[0].Change != diff.Changed {
+		t.Errorf("runc artifact: %+v", a)
+	}
+	if len(r.Images) != 1 {
+		t.Fatalf("images: %+v", r.Images)
+	}
+	im := r.Images[0]
+	if im.Ref != "docker.io/library/nginx:1.27.4" || im.Change != diff.Changed || im.OldDigest != oldIx.Images[0].Digest || im.NewDigest != newIx.Images[0].Digest || im.OldDigest == im.NewDigest {
+		t.Errorf("image: %+v", im)
+	}
+	if len(r.Notes) != 1 || r.Notes[0].ID != "runc-cve-2025-31133" || r.Notes[0].Change != diff.Removed {
+		t.Errorf("notes: %+v", r.Notes)
+	}
+
+	var buf bytes.Buffer
+	r.WriteText(&buf)
+	text := buf.String()
+	for _, want := range []string{
+		"~ runc 1.2.6 -> 1.4.3",
+		"- https://github.com/opencontainers/runc/releases/download/v1.2.6/runc.amd64",
+		"+ https://github.com/opencontainers/runc/releases/download/v1.4.3/runc.amd64",
+		"~ docker.io/library/nginx:1.27.4",
+		"- " + string(oldIx.Images[0].Digest),
+		"+ " + string(newIx.Images[0].Digest),
+		"- [warning] runc-cve-2025-31133",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	for _, unwanted := range []string{"containerd", "pause", "cgroup-v1", "bundle:"} {
+		if strings.Contains(text, unwanted) {
+			t.Errorf("text mentions %q, which did not change:\n%s", unwanted, text)
+		}
+	}
+
+	same, err := diff.Indexes(oldIx, oldIx)
+	if err != nil || !same.Empty() {
+		t.Errorf("a bundle differs from itself: %+v %v", same, err)
+	}
+	// Reversed: the note appears.
+	rev, _ := diff.Indexes(newIx, oldIx)
+	if len(rev.Notes) != 1 || rev.Notes[0].Change != diff.Added {
+		t.Errorf("reversed notes: %+v", rev.Notes)
+	}
+}
+
+func TestAddedRemoved(t *testing.T) {
+	dir := t.TempDir()
+	os, ns := specs()
+	ns.Components = ns.Components[:1] // runc removed
+	ns.Images = append(ns.Images[:1:1], bundletest.Image{Ref: "docker.io/library/busybox:1.37", Platforms: []string{"linux/amd64", "linux/arm64"}, Layers: []map[string][]byte{{"x": []byte("x")}}})
+	ns.Version, ns.Sequence = "2025.05.0", 8
+	oldIx := bundletest.Write(t, filepath.Join(dir, "old.satchel"), os, nil)
+	newIx := bundletest.Write(t, filepath.Join(dir, "new.satchel"), ns, nil)
+	r, err := diff.Indexes(oldIx, newIx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields []string
+	for _, f := range r.Bundle {
+		fields = append(fields, f.Field)
+	}
+	if strings.Join(fields, ",") != "version,sequence,platforms" {
+		t.Errorf("bundle fields %v", fields)
+	}
+	if len(r.Components) != 1 || r.Components[0].Change != diff.Removed || r.Components[0].Name != "runc" {
+		t.Errorf("components %+v", r.Components)
+	}
+	var got []string
+	for _, im := range r.Images {
+		got = append(got, im.Change+" "+im.Ref)
+	}
+	if strings.Join(got, "; ") != "changed docker.io/library/nginx:1.27.4; removed registry.k8s.io/pause:3.10; added docker.io/library/busybox:1.37" {
+		t.Errorf("images %v", got)
+	}
+}
