@@ -178,6 +178,7 @@ func liveFacts(t *testing.T, root string) *host.Facts {
 	f.KVM = host.KVM{Present: true, Usable: true}
 	f.CPUVirt, f.Overlay, f.Cgroup = "vmx", true, host.CgroupV1
 	f.OS = host.OSInfo{ID: "kylin", VersionID: "V10", Known: true}
+	f.Net.IPTables = host.Tool{Path: "/usr/sbin/iptables", Target: "/usr/sbin/xtables-nft-multi", Backend: host.BackendNFTables}
 	f.Conflicts = nil
 	return f
 }

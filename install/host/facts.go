@@ -1,7 +1,6 @@
 package host
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,6 +16,12 @@ const (
 	CgroupV2     = "v2"
 	CgroupHybrid = "hybrid" // v1 controllers with a v2 hierarchy at /sys/fs/cgroup/unified
 	CgroupNone   = "none"
+)
+
+// Page sizes (Facts.PageSize).
+const (
+	PageSize4K  = 4096
+	PageSize64K = 65536
 )
 
 // GlibcNone is Facts.Glibc when the root has no glibc (musl or a static system).
@@ -55,6 +60,29 @@ type Facts struct {
 	CPUVirt   string     `json:"cpuVirt,omitempty"`
 	Conflicts []Conflict `json:"conflicts,omitempty"`
 	Disks     []Disk     `json:"disks,omitempty"`
+
+	// PageSize is the running kernel's memory page size in bytes, from the
+	// auxiliary vector (AT_PAGESZ), or WithPageSize. 4096 on x86_64; Kylin
+	// V10's aarch64 kernels use 65536.
+	PageSize int `json:"pageSize"`
+	// PidfdOpen is true when the running kernel has pidfd_open(2) (Linux
+	// 5.3, or a backport), probed with the system call itself.
+	// PidfdOpenError says why the probe could not tell (then PidfdOpen is
+	// false and Problems has it too).
+	PidfdOpen      bool   `json:"pidfdOpen"`
+	PidfdOpenError string `json:"pidfdOpenError,omitempty"`
+	// Modules are the kernel modules components need (ModuleNames), in
+	// that order.
+	Modules []Module `json:"modules,omitempty"`
+	SELinux SELinux  `json:"selinux"`
+	Net     Net      `json:"net"`
+	// Sysctls are the kernel settings networking needs (SysctlKeys), in that order.
+	Sysctls []Sysctl `json:"sysctls,omitempty"`
+	Kubelet Kubelet  `json:"kubelet"`
+	// InstallerSize is the size of the running satchel-install, which
+	// apply copies to /usr/local/bin (WithInstallerSize in tests).
+	InstallerSize int64 `json:"installerSize,omitempty"`
+
 	// Problems lists probes that could not run; their facts are unknown.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -137,6 +165,10 @@ type KVMProbe func(path string) error
 // Uname returns the running kernel's release and machine.
 type Uname func() (release, machine string, err error)
 
+// SyscallProbe reports whether the running kernel has a system call; an
+// error means the probe could not tell.
+type SyscallProbe func() (bool, error)
+
 type gatherer struct {
 	root, proc, sys, dev, run, modules string
 	kernel                             string
@@ -144,6 +176,9 @@ type gatherer struct {
 	packages                           PackageQuery
 	kvm                                KVMProbe
 	diskPaths                          []string
+	pageSize                           int
+	pidfdOpen                          SyscallProbe
+	installerSize                      int64
 }
 
 // Option configures Gather.
@@ -181,6 +216,17 @@ func WithKVMProbe(p KVMProbe) Option { return func(g *gatherer) { g.kvm = p } }
 // /usr/local, /opt, /etc, /var/lib).
 func WithDiskPaths(paths ...string) Option { return func(g *gatherer) { g.diskPaths = paths } }
 
+// WithPageSize sets the page size instead of the running kernel's (a
+// fixture, or a --root tree that will boot a kernel with another one).
+func WithPageSize(bytes int) Option { return func(g *gatherer) { g.pageSize = bytes } }
+
+// WithPidfdOpenProbe replaces the pidfd_open(2) probe (default: the system call).
+func WithPidfdOpenProbe(p SyscallProbe) Option { return func(g *gatherer) { g.pidfdOpen = p } }
+
+// WithInstallerSize sets the size of the installer's own copy instead of
+// the running executable's.
+func WithInstallerSize(bytes int64) Option { return func(g *gatherer) { g.installerSize = bytes } }
+
 // Gather collects the facts about root ("/" for the live system). Only a
 // missing or unreadable root is an error; other probes that fail leave their
 // fact unknown and add to Facts.Problems.
@@ -194,7 +240,7 @@ func Gather(root string, opts ...Option) (*Facts, error) {
 	}
 	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
 		if err == nil {
-			err = errors.New("not a directory")
+			err = fmt.Errorf("it is a %s, not a directory", typeName(fi.Mode()))
 		}
 		return nil, hintf("pass an existing directory with --root, or / for this system", "target root %s: %w", root, err)
 	}
@@ -202,6 +248,7 @@ func Gather(root string, opts ...Option) (*Facts, error) {
 		root: abs, proc: "/proc", sys: "/sys", dev: "/dev", run: "/run", modules: "/lib/modules",
 		uname: sysUname, packages: DefaultPackageQuery, kvm: probeKVM,
 		diskPaths: []string{"/", "/usr/local", "/opt", "/etc", "/var/lib"},
+		pidfdOpen: probePidfdOpen, installerSize: -1,
 	}
 	for _, o := range opts {
 		o(g)
@@ -255,6 +302,36 @@ func Gather(root string, opts ...Option) (*Facts, error) {
 	}
 	if f.Disks, err = g.disks(); err != nil {
 		problem("disk space: %v", err)
+	}
+
+	f.PageSize = g.pageSize
+	if f.PageSize <= 0 {
+		f.PageSize = os.Getpagesize()
+	}
+	if f.PidfdOpen, err = g.pidfdOpen(); err != nil {
+		f.PidfdOpen, f.PidfdOpenError = false, err.Error()
+		problem("pidfd_open: %v", err)
+	}
+	if f.Modules, err = g.kernelModules(f.Kernel); err != nil {
+		problem("kernel modules: %v", err)
+	}
+	if m := f.Module("overlay"); !f.Overlay && m.Available() {
+		f.Overlay, f.OverlaySource = true, "module"
+		if m.State == ModuleBuiltin {
+			f.OverlaySource = "builtin"
+		}
+	}
+	if f.SELinux, err = g.selinux(); err != nil {
+		problem("selinux: %v", err)
+	}
+	f.Net = g.network()
+	if f.Sysctls, err = g.sysctls(); err != nil {
+		problem("sysctl: %v", err)
+	}
+	f.Kubelet = g.kubelet()
+	f.InstallerSize = g.installerSize
+	if f.InstallerSize < 0 {
+		f.InstallerSize = installerSize()
 	}
 	return f, nil
 }
@@ -359,6 +436,15 @@ func unquote(v string) string {
 // symlink resolved as if root were "/" (absolute links restart at root), so
 // a tree's /lib64 -> /usr/lib64 does not lead to the running system's files.
 func resolveIn(root, p string) (string, error) {
+	real, _, err := resolveChain(root, p)
+	return real, err
+}
+
+// resolveChain is resolveIn that also returns, in order, the path inside
+// the root of every symlink it went through, followed by the final path:
+// /usr/sbin/iptables, /etc/alternatives/iptables, /usr/sbin/iptables-nft,
+// /usr/sbin/xtables-nft-multi.
+func resolveChain(root, p string) (real string, chain []string, err error) {
 	const maxLinks = 40
 	rest := strings.Split(strings.Trim(filepath.Clean("/"+p), "/"), "/")
 	cur := "/"
@@ -377,25 +463,26 @@ func resolveIn(root, p string) (string, error) {
 		host := filepath.Join(root, next)
 		fi, err := os.Lstat(host)
 		if err != nil {
-			return "", err
+			return "", chain, err
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			cur = next
 			continue
 		}
 		if links++; links > maxLinks {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+			return "", chain, fmt.Errorf("%s: too many levels of symbolic links", p)
 		}
 		target, err := os.Readlink(host)
 		if err != nil {
-			return "", err
+			return "", chain, err
 		}
+		chain = append(chain, next)
 		if filepath.IsAbs(target) {
 			cur = "/"
 		}
 		rest = append(strings.Split(target, "/"), rest...)
 	}
-	return filepath.Join(root, cur), nil
+	return filepath.Join(root, cur), append(chain, cur), nil
 }
 
 // existsIn reports whether p exists inside root.

@@ -100,7 +100,7 @@ func gatherFake(t *testing.T, root string, opts ...Option) *Facts {
 		WithSysDir(abs(t, "testdata/sys-v1")),
 		WithDevDir(t.TempDir()),
 		WithRunDir(t.TempDir()),
-		WithModulesDir(t.TempDir()),
+		WithModulesDir(abs(t, "testdata/hosts/kylin-v10-sp3-x86_64/lib/modules")),
 		WithUname(func() (string, string, error) { return "4.19.90-52.22.v2207.ky10.x86_64", "x86_64", nil }),
 		WithPackageQuery(func(string, []string) ([]Package, error) { return nil, nil }),
 		WithKVMProbe(func(string) error { return nil }),

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/satchel-dev/satchel/internal/human"
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -71,11 +71,16 @@ func Preflight(f *Facts, ix *manifest.Index, opts PreflightOptions) []Finding {
 	p.os()
 	p.arch()
 	p.kernel()
+	p.pageSize()
 	p.overlay()
 	p.cgroup()
 	p.systemd()
 	p.glibc()
 	p.kata()
+	p.kataVirtiofsd()
+	p.modules()
+	p.selinux()
+	p.network()
 	p.conflicts()
 	p.disk()
 	p.notes()
@@ -230,23 +235,6 @@ func (p *preflight) overlay() {
 		p.add(Finding{ID: "overlay-missing", Severity: p.runtime(SeverityError), Component: c,
 			Message: fmt.Sprintf("kernel %s has no overlay filesystem (not in /proc/filesystems, no overlay module): %s's overlayfs snapshotter needs it", p.f.Kernel, c),
 			Remedy:  "load it with `modprobe overlay` and make it permanent: echo overlay > /etc/modules-load.d/overlay.conf; or use a kernel built with CONFIG_OVERLAY_FS"})
-	}
-}
-
-func (p *preflight) cgroup() {
-	switch p.f.Cgroup {
-	case CgroupNone:
-		if p.has("containerd") {
-			p.add(Finding{ID: "cgroup-missing", Severity: p.runtime(SeverityError), Component: "containerd",
-				Message: "no cgroup filesystem is mounted at /sys/fs/cgroup: containers cannot be limited or even started",
-				Remedy:  "boot with systemd, which mounts cgroups, or mount them (cgroup2 at /sys/fs/cgroup)"})
-		}
-	case CgroupV1, CgroupHybrid:
-		p.add(Finding{ID: "cgroup", Severity: SeverityInfo,
-			Message: "cgroup " + p.f.Cgroup + ": works with the bundled runtimes; newer containerd, runc and Kubernetes releases deprecate cgroup v1",
-			Remedy:  "to move to cgroup v2 later: boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2 needs kernel 4.15 or later; runc recommends systemd 244 or later for it)"})
-	case CgroupV2:
-		p.add(Finding{ID: "cgroup", Severity: SeverityInfo, Message: "cgroup v2 (unified hierarchy)"})
 	}
 }
 
@@ -410,69 +398,79 @@ func (p *preflight) conflicts() {
 	}
 }
 
-// Disk estimate: the files, one more copy of the largest (the temporary
-// file next to its target before the rename), images three times their
-// stored size in /var/lib (containerd's content store plus unpacked
-// layers; compressed layers typically unpack to about twice their size),
-// again for Docker's own image store when docker is installed, once more
-// when staged, and 10% on top.
+// Disk estimate: the files, the installer's own copy
+// (/usr/local/bin/satchel-install, the size of the running executable),
+// one more copy of the largest (the temporary file next to its target
+// before the rename), images three times their stored size in /var/lib
+// (containerd's content store plus unpacked layers; compressed layers
+// typically unpack to about twice their size), again for Docker's own
+// image store when docker is installed, once more when staged, and 10% on
+// top. Sums saturate: sizes come from the bundle.
 const (
 	imageFactor = 3
 	marginPct   = 10
+	// installerPath is where apply copies the installer (state.SelfPath,
+	// repeated: state needs rootfs, which builds on Linux only).
+	installerPath = "/usr/local/bin/satchel-install"
 )
 
 func (p *preflight) disk() {
 	if len(p.f.Disks) == 0 {
 		return
 	}
-	need := map[uint64]int64{}
+	need := map[uint64]uint64{}
 	where := map[uint64]string{}
-	add := func(path string, n int64) {
+	add := func(path string, n uint64) {
 		d := p.diskFor(path)
-		need[d.Device] += n
+		need[d.Device] = addSat(need[d.Device], n)
 		if _, ok := where[d.Device]; !ok || len(d.Path) > len(where[d.Device]) {
 			where[d.Device] = d.Path
 		}
 	}
-	var largest int64
+	var largest uint64
 	var largestPath string
+	file := func(path string, n uint64) {
+		add(path, n)
+		if n > largest {
+			largest, largestPath = n, path
+		}
+	}
 	for _, name := range p.selected {
 		a := p.artifact(name)
 		if a == nil {
 			continue
 		}
 		for _, fl := range a.Files {
-			if fl.Type != manifest.TypeFile {
-				continue
-			}
-			add(fl.Path, fl.Size)
-			if fl.Size > largest {
-				largest, largestPath = fl.Size, fl.Path
+			if fl.Type == manifest.TypeFile {
+				file(fl.Path, size(fl.Size))
 			}
 		}
+	}
+	if p.f.InstallerSize > 0 {
+		file(installerPath, size(p.f.InstallerSize))
 	}
 	if largest > 0 {
 		add(largestPath, largest)
 	}
 	seen := map[manifest.Digest]bool{}
-	var images int64
+	var images uint64
 	for _, im := range p.ix.Images {
 		for _, d := range im.Blobs {
 			if b, ok := p.ix.Blob(d); ok && !seen[d] {
 				seen[d] = true
-				images += b.Size
+				images = addSat(images, size(b.Size))
 			}
 		}
 	}
-	factor := int64(imageFactor)
-	if p.has("docker") {
+	factor := uint64(imageFactor)
+	if p.has(component.Docker) {
 		factor += imageFactor
 	}
 	if p.o.StageImages {
 		factor++
 	}
 	if images > 0 {
-		add("/var/lib/containerd", images*factor)
+		add("/var/lib/containerd", mulSat(images, factor))
 	}
 	for _, d := range p.f.Disks {
 		n, ok := need[d.Device]
@@ -480,14 +478,14 @@ func (p *preflight) disk() {
 			continue
 		}
 		delete(need, d.Device) // once per filesystem
-		n += n * marginPct / 100
-		if uint64(n) <= d.Free {
+		n = addSat(n, n/100*marginPct+n%100*marginPct/100)
+		if n <= d.Free {
 			continue
 		}
 		p.add(Finding{ID: "disk-space", Severity: SeverityError,
-			Message: fmt.Sprintf("the filesystem holding %s has %s free; the install needs about %s there (files, a temporary copy, images unpacked, %d%% margin)",
-				where[d.Device], human.Bytes(int64(d.Free)), human.Bytes(n), marginPct),
-			Remedy: fmt.Sprintf("free %s on the filesystem of %s, or install fewer components (--components)", human.Bytes(n-int64(d.Free)), where[d.Device])})
+			Message: fmt.Sprintf("the filesystem holding %s has %s free; the install needs about %s there (files, the installer, a temporary copy, images unpacked, %d%% margin)",
+				where[d.Device], humanBytes(d.Free), humanBytes(n), marginPct),
+			Remedy: fmt.Sprintf("free %s on the filesystem of %s, or install fewer components (--components)", humanBytes(n-d.Free), where[d.Device])})
 	}
 }
 

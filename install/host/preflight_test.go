@@ -72,7 +72,9 @@ func kylinFacts() *Facts {
 		Overlay: true, Cgroup: CgroupV1, SystemdInit: true, SystemdInstalled: true,
 		Glibc: "2.28", Libc: "/lib64/libc.so.6",
 		KVM: KVM{Present: true, Usable: true}, CPUVirt: "vmx",
-		Disks: []Disk{{Path: "/", Free: 100 << 30, Device: 1}, {Path: "/var/lib", Free: 100 << 30, Device: 1}},
+		Disks:    []Disk{{Path: "/", Free: 100 << 30, Device: 1}, {Path: "/var/lib", Free: 100 << 30, Device: 1}},
+		PageSize: PageSize4K,
+		Net:      Net{IPTables: Tool{Path: "/usr/sbin/iptables", Target: "/usr/sbin/xtables-legacy-multi", Backend: BackendLegacy}},
 	}
 }
 

@@ -3,9 +3,12 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func sysUname() (release, machine string, err error) {
@@ -74,4 +77,25 @@ func probeKVM(path string) error {
 	}
 	syscall.Close(int(vm))
 	return nil
+}
+
+// probePidfdOpen asks the kernel for pidfd_open(2) itself, for this
+// process: a kernel without it (before 5.3, Kylin V10's 4.19 unless
+// backported) answers ENOSYS. Any answer that shows the call ran (a file
+// descriptor, or an argument error) means it exists. EPERM is what a
+// seccomp filter (a container) answers for calls it does not allow: then
+// the host kernel's answer is unknown.
+func probePidfdOpen() (bool, error) {
+	fd, _, errno := unix.Syscall(unix.SYS_PIDFD_OPEN, uintptr(os.Getpid()), 0, 0)
+	switch {
+	case errno == 0:
+		unix.Close(int(fd))
+		return true, nil
+	case errors.Is(errno, unix.ENOSYS):
+		return false, nil
+	case errors.Is(errno, unix.EINVAL), errors.Is(errno, unix.ESRCH), errors.Is(errno, unix.EMFILE),
+		errors.Is(errno, unix.ENFILE), errors.Is(errno, unix.ENOMEM):
+		return true, nil
+	}
+	return false, fmt.Errorf("the pidfd_open system call answered %v (a seccomp filter?): cannot tell whether the kernel has it", errno)
 }

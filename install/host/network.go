@@ -1,0 +1,112 @@
+package host
+
+import (
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// iptables backends.
+const (
+	BackendLegacy   = "legacy"    // x_tables in the kernel (ip_tables, xtables-legacy-multi)
+	BackendNFTables = "nf_tables" // the nf_tables kernel API through the iptables syntax (xtables-nft-multi)
+)
+
+// Net is what container networking needs from the target that a bundle
+// cannot carry: Docker's static binaries and the CNI portmap and firewall
+// plugins run the host's iptables.
+type Net struct {
+	IPTables  Tool `json:"iptables"`
+	IP6Tables Tool `json:"ip6tables"`
+	// IPv6 is true when the running kernel has IPv6 enabled
+	// (/proc/sys/net/ipv6/conf/all/disable_ipv6 is 0).
+	IPv6 bool `json:"ipv6"`
+}
+
+// Tool is a host program found in the root, never run.
+type Tool struct {
+	// Path is where it was found ("/usr/sbin/iptables"), "" when absent.
+	Path string `json:"path,omitempty"`
+	// Target is the file it resolves to through symlinks inside the root
+	// ("/usr/sbin/xtables-nft-multi"); Target == Path for a plain file.
+	Target string `json:"target,omitempty"`
+	// Backend is BackendLegacy or BackendNFTables for iptables and
+	// ip6tables, "" when the names do not tell.
+	Backend string `json:"backend,omitempty"`
+}
+
+// iptablesDirs are where distributions put iptables, in PATH order for root.
+var iptablesDirs = []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin"}
+
+func (g *gatherer) network() Net {
+	var n Net
+	n.IPTables = findTool(g.root, "iptables")
+	n.IP6Tables = findTool(g.root, "ip6tables")
+	b, err := os.ReadFile(filepath.Join(g.proc, "sys", "net", "ipv6", "conf", "all", "disable_ipv6"))
+	n.IPv6 = err == nil && strings.TrimSpace(string(b)) == "0"
+	return n
+}
+
+// findTool looks for an executable regular file called name in the root's
+// iptablesDirs, following symlinks inside the root. It reads names only: a
+// program in the target is never run on the installing host.
+func findTool(root, name string) Tool {
+	for _, dir := range iptablesDirs {
+		p := path.Join(dir, name)
+		real, chain, err := resolveChain(root, p)
+		if err != nil {
+			continue
+		}
+		fi, err := os.Stat(real)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+			continue
+		}
+		return Tool{Path: p, Target: chain[len(chain)-1], Backend: iptablesBackend(chain)}
+	}
+	return Tool{}
+}
+
+// iptablesBackend reads the backend from the names along the symlink chain
+// of an iptables command. Since iptables 1.8 one multi-call binary serves
+// both: xtables-nft-multi (nf_tables) or xtables-legacy-multi (legacy),
+// reached directly (/usr/sbin/iptables -> xtables-legacy-multi) or through
+// alternatives (/etc/alternatives/iptables -> /usr/sbin/iptables-nft).
+// Before 1.8 the multi-call binary was xtables-multi, legacy only, and
+// xtables-compat-multi the nf_tables one.
+func iptablesBackend(chain []string) string {
+	for i := len(chain) - 1; i >= 0; i-- {
+		b := path.Base(chain[i])
+		switch {
+		case strings.Contains(b, "nft"), strings.Contains(b, "compat"):
+			return BackendNFTables
+		case strings.Contains(b, "legacy"), b == "xtables-multi":
+			return BackendLegacy
+		}
+	}
+	return ""
+}
+
+// typeName names a file's type for people ("directory", "named pipe
+// (FIFO)"), not as Go's mode string ("d---------"). It is rootfs.TypeName,
+// repeated so that this package builds where rootfs does not (Linux only).
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m.IsRegular():
+		return "regular file"
+	}
+	return "special file"
+}
