@@ -12,8 +12,8 @@ import (
 	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
-	"github.com/satchel-dev/satchel/verify"
 	"github.com/satchel-dev/satchel/sbom"
+	"github.com/satchel-dev/satchel/verify"
 )
 
 // InspectOptions configure `satchel-bundle inspect`.
