@@ -56,6 +56,10 @@ type fixture struct {
 	seq        uint64
 	components []fixComponent
 	images     []fixImage
+	// platform is the bundle's platform (default: this host's); urls
+	// gives a component's upstream URL (default example.invalid/<name>).
+	platform string
+	urls     map[string]string
 }
 
 // script is a stand-in tool: a shell script that prints a bash completion
@@ -126,6 +130,10 @@ func newKey(t testing.TB, dir, name string) *testKey {
 // is nil) and returns its path and index.
 func (fx fixture) build(t testing.TB, dir string, key *testKey) (string, *manifest.Index) {
 	t.Helper()
+	platform := fx.platform
+	if platform == "" {
+		platform = hostPlatform
+	}
 	store, err := pack.NewBlobStore(filepath.Join(dir, "store"))
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +143,7 @@ func (fx fixture) build(t testing.TB, dir string, key *testKey) (string, *manife
 		Name:          fx.name, Version: fx.version, Sequence: fx.seq,
 		Created:      time.Unix(1_743_465_600, 0).UTC(),
 		Profile:      "test",
-		Platforms:    []string{hostPlatform},
+		Platforms:    []string{platform},
 		Requirements: manifest.Requirements{Installer: "0.1.0", MinKernel: "3.10"},
 	}
 	seen := map[manifest.Digest]bool{}
@@ -146,7 +154,11 @@ func (fx fixture) build(t testing.TB, dir string, key *testKey) (string, *manife
 		}
 	}
 	for _, c := range fx.components {
-		art := manifest.Artifact{Platform: hostPlatform, URL: "https://example.invalid/" + c.name + ".tar.gz",
+		url := "https://example.invalid/" + c.name + ".tar.gz"
+		if u, ok := fx.urls[c.name]; ok {
+			url = u
+		}
+		art := manifest.Artifact{Platform: platform, URL: url,
 			Digest: manifest.DigestOf("sha256", []byte(c.name)), DigestSource: manifest.DigestFromProfile}
 		var arts []manifest.Artifact
 		for _, f := range c.files {
@@ -154,7 +166,7 @@ func (fx fixture) build(t testing.TB, dir string, key *testKey) (string, *manife
 			// artifacts for one platform, as the bundler records them.
 			if c.name == "gvisor" && len(art.Files) > 0 {
 				arts = append(arts, art)
-				art = manifest.Artifact{Platform: hostPlatform, URL: "https://example.invalid/" + filepath.Base(f.path),
+				art = manifest.Artifact{Platform: platform, URL: "https://example.invalid/" + filepath.Base(f.path),
 					Digest: manifest.DigestOf("sha256", []byte(f.path)), DigestSource: manifest.DigestFromChecksumFile}
 			}
 			if f.link != "" {

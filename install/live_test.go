@@ -224,6 +224,8 @@ func TestApplyLive(t *testing.T) {
 		"import docker.io/library/nginx:1.27.4 into containerd (k8s.io, default)",
 		"enable docker.service", "start docker.service",
 		"docker load registry.k8s.io/pause:3.10", "docker load docker.io/library/nginx:1.27.4",
+		// IPv4 forwarding is off on this fake host: written to sysctl.d and applied.
+		"restart systemd-sysctl.service",
 	}
 	if !slices.Equal(order, want) {
 		t.Errorf("order:\n%s\nwant:\n%s", strings.Join(order, "\n"), strings.Join(want, "\n"))

@@ -32,7 +32,7 @@ func TestOptionsReachTheConfigs(t *testing.T) {
 			classes = true
 		case "get":
 			if classes {
-				return []byte("runtimeclass.node.k8s.io/runsc\nruntimeclass.node.k8s.io/kata\n"), nil
+				return []byte("runtimeclass.node.k8s.io/runsc\nruntimeclass.node.k8s.io/gvisor\nruntimeclass.node.k8s.io/kata\n"), nil
 			}
 			return nil, nil
 		}

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -218,5 +219,37 @@ func TestFakeLibc(t *testing.T) {
 		if a, err := libcArch(filepath.Dir(p), "/libc.so.6"); err != nil || a != want {
 			t.Errorf("%s: libcArch = %q, %v", machine, a, err)
 		}
+	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/hosts/*/facts.json from the fixtures")
+
+// TestFixtureFactsGolden: Gather on each host fixture gives the facts in
+// its facts.json, which other packages' tests load as data (a 64K-page
+// Kylin aarch64 host, say) without running Gather themselves.
+func TestFixtureFactsGolden(t *testing.T) {
+	for _, name := range []string{"kylin-v10-sp3-aarch64-64k", "kylin-v10-sp3-x86_64"} {
+		t.Run(name, func(t *testing.T) {
+			f := loadHost(t, name, nil)
+			f.Disks, f.Root = nil, "/" // where the temporary copy lives: not the fixture's
+			got, err := json.MarshalIndent(f, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			p := filepath.Join("testdata", "hosts", name, "facts.json")
+			if *updateGolden {
+				if err := os.WriteFile(p, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestFixtureFactsGolden -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("Gather on %s differs from %s (run with -update if the change is intended):\n%s", name, p, got)
+			}
+		})
 	}
 }

@@ -229,3 +229,18 @@ func SysctlsToSet(f *Facts, components []string) []Sysctl {
 	}
 	return []Sysctl{{Key: "net.ipv4.ip_forward", Value: "1", Boot: "1", BootFile: SysctlFile}}
 }
+
+// KataAnnotationOverride reports whether a kata release lets pods pass
+// virtiofsd arguments through the virtio_fs_extra_args annotation by
+// default: kata before 3.31.0 lists it in DEFENABLEANNOTATIONS
+// (src/runtime/Makefile L221 @3.7.0), which is CVE-2026-44210 /
+// GHSA-rr59-xxvx-96qr, a VM escape; 3.31.0 dropped it (commit c945d2701c,
+// "runtime: disable virtiofsd extra-args annotation by default"). The plan
+// removes it from enable_annotations for such releases. An unknown
+// version counts as affected.
+func KataAnnotationOverride(kataVersion string) bool {
+	if kataVersion == "" {
+		return true
+	}
+	return manifest.CompareVersions(kataVersion, "3.31.0") < 0
+}

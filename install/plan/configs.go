@@ -33,6 +33,7 @@ func (pl *planner) configs() error {
 			SandboxImage:        pl.sandboxImage(),
 			RegistryMirrors:     o.RegistryMirrors,
 			RestrictOOMScoreAdj: o.RestrictOOMScoreAdj,
+			KataConfigPath:      pl.kataConfig,
 			ReadFile:            pl.readTarget,
 		}
 		if pl.component(component.Runc) != nil {

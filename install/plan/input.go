@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"strings"
@@ -21,8 +22,10 @@ type Input struct {
 	Index  *manifest.Index
 	Bundle state.BundleInfo
 	// Blobs reads the bundle's blobs (image manifests and configs, staged
-	// archive digests): reading the bundle is reading data, not the host.
+	// archive digests) and Files its files (kata's default configuration):
+	// reading the bundle is reading data, not the host.
 	Blobs images.BlobReader
+	Files BundleFiles
 	// Facts are the host's facts, gathered by the probe.
 	Facts *host.Facts
 	// Preflight is the preflight report for the selection.
@@ -39,6 +42,11 @@ type Input struct {
 	// ArchiveDigest, when set, computes (and may remember) the digest of an
 	// image's archive for the target platform; by default images.ArchiveDigest.
 	ArchiveDigest func(im *manifest.Image) (manifest.Digest, error)
+}
+
+// BundleFiles reads the content of the bundle's files.
+type BundleFiles interface {
+	OpenFile(f manifest.File) (io.ReadCloser, error)
 }
 
 // Target describes where the plan installs.

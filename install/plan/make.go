@@ -9,6 +9,7 @@ import (
 
 	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/install/config"
+	"github.com/satchel-dev/satchel/install/host"
 	"github.com/satchel-dev/satchel/install/rootfs"
 	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/manifest"
@@ -36,6 +37,10 @@ type planner struct {
 	touched map[string]bool
 	// imports and loads are image actions placed after their daemon starts.
 	imports, loads []Action
+	// settingsChanged are services that apply kernel settings whose files changed.
+	settingsChanged []string
+	// kataConfig is kata's configuration for containerd, when satchel wrote one.
+	kataConfig string
 }
 
 // Make computes every change an apply of the bundle would make, from data
@@ -56,9 +61,18 @@ func Make(in Input) (*Plan, error) {
 	}
 	pl.p.Bundle = bundleInfo(in.Bundle, in.Index, in.Target.Platform, names)
 	for _, c := range pl.sel {
-		if d, ok := component.Lookup(c.Name); ok && d.Runtime != "" {
-			pl.p.Runtimes = append(pl.p.Runtimes, d.Runtime)
+		d, ok := component.Lookup(c.Name)
+		if !ok || d.Runtime == "" {
+			continue
 		}
+		if c.Name == component.Gvisor && in.Facts != nil {
+			// A runtime that cannot start is not registered (issue 10, #1).
+			if starts, why := host.RunscStarts(in.Facts, c); !starts {
+				pl.warnf("runsc is not registered with containerd, Docker or Kubernetes: %s", why)
+				continue
+			}
+		}
+		pl.p.Runtimes = append(pl.p.Runtimes, d.Runtime)
 	}
 	if c := pl.component(component.Containerd); c != nil {
 		pl.p.ContainerdVersion = c.Version
@@ -67,7 +81,7 @@ func Make(in Input) (*Plan, error) {
 			pl.p.Runtimes = append([]string{component.RuntimeRunc}, pl.p.Runtimes...)
 		}
 	}
-	steps := []func() error{pl.files, pl.installer, pl.profile, pl.configs, pl.units, pl.images, pl.removals, pl.services, pl.kube}
+	steps := []func() error{pl.files, pl.installer, pl.profile, pl.kernel, pl.kata, pl.configs, pl.units, pl.images, pl.removals, pl.services, pl.kube}
 	for _, s := range steps {
 		if err := s(); err != nil {
 			return nil, err

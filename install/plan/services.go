@@ -38,6 +38,13 @@ func (pl *planner) services() error {
 	if pl.p.ImageMode == ImageStage {
 		pl.serviceActions(config.ImagesUnitName)
 	}
+	// Kernel settings take effect now on the running system (and at boot
+	// from their files).
+	if pl.p.Online && !pl.in.Options.NoStart {
+		for _, u := range pl.settingsChanged {
+			pl.p.add(Action{Kind: KindService, Change: ChangeRestart, Unit: u, Note: "applies " + map[string]string{modulesLoadService: "the modules to load", sysctlService: "the kernel settings"}[u]})
+		}
+	}
 	// Units satchel enabled before and no longer installs.
 	if prev := pl.in.Previous; prev != nil {
 		for _, u := range prev.Enabled {
