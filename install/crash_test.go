@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/satchel-dev/satchel/manifest"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // The test binary doubles as a crashable installer: with SATCHEL_TEST_HELPER
@@ -136,9 +138,7 @@ func seedUserFiles(e *env, root string) {
 // commit, completes the run) and that the next apply converges to the tree
 // and state of an uninterrupted run.
 func TestCrashAtEveryStep(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the installer as a subprocess many times")
-	}
+	testenv.SkipShort(t, "runs the installer as a subprocess many times")
 	e := newEnv(t, crashFixture())
 	base := t.TempDir()
 	pristine := filepath.Join(base, "pristine")
@@ -200,9 +200,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 // TestCrashDuringUninstall kills uninstall after each step; the next
 // uninstall still restores the tree from before the install.
 func TestCrashDuringUninstall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the installer as a subprocess many times")
-	}
+	testenv.SkipShort(t, "runs the installer as a subprocess many times")
 	e := newEnv(t, crashFixture())
 	base := t.TempDir()
 	pristine := filepath.Join(base, "pristine")
@@ -307,9 +305,7 @@ func diffLines(a, b string) []string {
 // each step: recovery restores the sequence-7 tree exactly, and the next
 // apply converges to the uninterrupted upgrade.
 func TestCrashDuringUpgrade(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the installer as a subprocess many times")
-	}
+	testenv.SkipShort(t, "runs the installer as a subprocess many times")
 	e := newEnv(t, crashFixture())
 	base := t.TempDir()
 	installed := filepath.Join(base, "installed")

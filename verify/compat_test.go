@@ -19,6 +19,8 @@ import (
 	"testing"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // The tests in this file check the wire format against the standard library
@@ -139,10 +141,7 @@ func TestForeignSignatures(t *testing.T) {
 
 // TestCosignVerifyBlob runs the real cosign when it is installed.
 func TestCosignVerifyBlob(t *testing.T) {
-	cosign, err := exec.LookPath("cosign")
-	if err != nil {
-		t.Skip("needs the cosign binary on PATH (not installable here); TestSignatureWireFormat checks the same format with the standard library")
-	}
+	cosign := testenv.RequireBinary(t, "cosign") // test/e2e/realbins.sh builds it
 	msg := []byte("{\n  \"formatVersion\": 1\n}\n")
 	for _, alg := range algorithms {
 		t.Run(string(alg), func(t *testing.T) {
