@@ -224,7 +224,8 @@ if [ $BOOT = 1 ]; then # boot 2 relies on doctor for containers (it runs one und
 	grep -q 'SystemdCgroup = true' /etc/containerd/conf.d/satchel.toml 2>/dev/null && parent=satchel_e2e.slice
 	res INFO "CRI pods use cgroup_parent $parent"
 	# crictl's --timeout is each request's deadline (crictl.yaml's timeout: 10 s as
-	# satchel writes it; RunPodSandbox gets twice that): scaled here, since under TCG on
+	# satchel writes it; RunPodSandbox gets twice that: k8s.io/cri-client
+	# pkg/remote_runtime.go, "timeout := r.timeout * 2"): scaled here, since under TCG on
 	# a loaded host a runsc sandbox takes longer. The installed crictl.yaml is left as is.
 	CT=$(sc 30)
 	res INFO "crictl --timeout ${CT}s"
