@@ -272,10 +272,17 @@ b_cni_plugins() {
 b_buildkit() {
 	# Upstream's Dockerfile: CGO_ENABLED=0; buildkitd with the tags "osusergo netgo
 	# static_build seccomp"; version and package in github.com/moby/buildkit/version.
+	# `go install …@version` refuses the module (its go.mod has exclude directives), so
+	# it is built as the main module, from a writable copy of the module cache's tree.
+	local src
+	src=$(go mod download -json github.com/moby/buildkit@$BUILDKIT_VERSION | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[ -d "$src" ] || { echo "module dir not found"; return 1; }
+	local work="$1/../src"
+	rm -rf "$work" && cp -r "$src" "$work" && chmod -R u+w "$work" || return 1
 	local ld="-s -w -X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit"
-	GOBIN=$1 CGO_ENABLED=0 go install -ldflags "$ld" -tags "osusergo netgo static_build seccomp" \
-		github.com/moby/buildkit/cmd/buildkitd@$BUILDKIT_VERSION
-	GOBIN=$1 CGO_ENABLED=0 go install -ldflags "$ld" github.com/moby/buildkit/cmd/buildctl@$BUILDKIT_VERSION
+	(cd "$work" && CGO_ENABLED=0 go build -ldflags "$ld" -tags "osusergo netgo static_build seccomp" -o "$1/buildkitd" ./cmd/buildkitd) || return 1
+	(cd "$work" && CGO_ENABLED=0 go build -ldflags "$ld" -o "$1/buildctl" ./cmd/buildctl) || return 1
+	rm -rf "$work"
 }
 
 # virtiofsd from Debian $VIRTIOFSD_SUITE, with that suite's libc6, libcap-ng0, libgcc-s1
