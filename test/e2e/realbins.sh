@@ -66,7 +66,7 @@ log() { printf '[realbins %s] %s\n' "$(date +%T)" "$*" >&2; }
 # timing PHASE SECONDS [NOTE]: one line of $CACHE/timings.txt (this run's phases).
 TIMINGS=
 timing() {
-	TIMINGS+="$(printf '%-60s %5s s  %s' "$1" "$2" "${3:-}")"$'\n'
+	TIMINGS+="$(printf '%-66s %5s s  %s' "$1" "$2" "${3:-}")"$'\n'
 }
 die() {
 	printf 'realbins: %s\n' "$1" >&2
@@ -384,7 +384,8 @@ smoke() {
 		path="$CACHE/cni/bin/$b"
 		out=$(CNI_COMMAND=VERSION "$path" </dev/null 2>&1) || die "$path VERSION failed: $out" "rebuild: remove $CACHE/builds/cni-plugins-* and run realbins.sh"
 		grep -q supportedVersions <<<"$out" || die "$path VERSION: $out"
-		out=$(env -u CNI_COMMAND "$path" </dev/null 2>&1 | head -n1)
+		out=$(env -u CNI_COMMAND "$path" </dev/null 2>&1 || true) # exits 1: no command given
+		out=${out%%$'\n'*}
 		grep -q "$CNI_PLUGINS_VERSION" <<<"$out" || die "$path does not say $CNI_PLUGINS_VERSION: $out"
 		all+="cni/$b: $out"$'\n'
 	done
