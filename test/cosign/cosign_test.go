@@ -154,7 +154,18 @@ func TestCosignVerifiesBundles(t *testing.T) {
 			// And the other way: cosign signs satchel.json with the same private
 			// key file; satchel's verifier accepts cosign's signature.
 			cosSig := filepath.Join(filepath.Dir(sig), "cosign.sig")
-			x.run(x.cosign, "sign-blob", "--key", prefix+".key", "--tlog-upload=false", "--yes", "--output-signature", cosSig, blob)
+			o, err := x.try(x.cosign, "sign-blob", "--key", prefix+".key", "--tlog-upload=false", "--yes", "--output-signature", cosSig, blob)
+			if err != nil && name == "satchel ed25519" && bytes.Contains(o, []byte("requested hash function #0 is unavailable")) {
+				// cosign's own bug, not satchel's: sign-blob with any pure Ed25519
+				// key panics in cosign v2.6.5 (fixed upstream by sigstore/cosign#4880,
+				// "Fix Ed25519ph check ... in sign-blob": crypto.Hash(0) for Ed25519).
+				// verify-blob of satchel's Ed25519 signature is checked above.
+				t.Logf("%s: cosign verify-blob accepts the bundle, rejects tampered blob, signature and key; cosign sign-blob with an Ed25519 key panics (cosign bug, sigstore/cosign#4880)", name)
+				return
+			}
+			if err != nil {
+				t.Fatalf("cosign sign-blob with %s: %v\n%s", name, err, o)
+			}
 			v, err := verify.LoadVerifierFile(prefix + ".pub")
 			if err != nil {
 				t.Fatal(err)
