@@ -67,9 +67,10 @@ IDLE=${SATCHEL_E2E_VM_IDLE:-300}
 limit=$TIMEOUT last_sig="" last_change=$SECONDS why=""
 while kill -0 "$qpid" 2>/dev/null; do
 	sleep 5
-	sig=$(stat -c '%s.%Y' "$SHARE/console.log" "$SHARE/run.log" "$SHARE/heartbeat" 2>/dev/null | tr '\n' ' ')
+	# (Files appear one by one: stat and sed fail until they do; errexit must not stop us.)
+	sig=$(stat -c '%s.%Y' "$SHARE/console.log" "$SHARE/run.log" "$SHARE/heartbeat" 2>/dev/null | tr '\n' ' ' || true)
 	[ "$sig" != "$last_sig" ] && { last_sig=$sig; last_change=$SECONDS; }
-	f100=$(sed -n 's/^F100=\([0-9][0-9]*\)$/\1/p' "$SHARE/speed-factor" 2>/dev/null | tail -n 1)
+	f100=$(sed -n 's/^F100=\([0-9][0-9]*\)$/\1/p' "$SHARE/speed-factor" 2>/dev/null | tail -n 1 || true)
 	if [ -n "$f100" ] && [ "$f100" -gt 100 ]; then
 		new=$((TIMEOUT * f100 / 100))
 		[ "$new" != "$limit" ] && echo "vmrun: guest speed factor $((f100 / 100)).$(printf '%02d' $((f100 % 100))): time limit ${TIMEOUT} s -> $new s" >&2
@@ -81,9 +82,9 @@ while kill -0 "$qpid" 2>/dev/null; do
 		why="no sign of life from the guest (console, run.log, heartbeat) for $IDLE s"
 	fi
 	if [ -n "$why" ]; then
-		kill "$qpid" 2>/dev/null
+		kill "$qpid" 2>/dev/null || true
 		sleep 10
-		kill -9 "$qpid" 2>/dev/null
+		kill -9 "$qpid" 2>/dev/null || true
 		break
 	fi
 done
