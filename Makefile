@@ -2,7 +2,10 @@
 #
 #   make            satchel-bundle and satchel-install for this host, plus static
 #                   satchel-install for linux/amd64 and linux/arm64
-#   make test       the whole suite: vet, unit + integration tests, e2e (root)
+#   make check      the fast inner loop (< 2 min warm): gofmt, go vet, go test -short
+#   make test       the whole suite: vet, every test (no -short), hardening, e2e, e2e-vm (root);
+#                   what CI runs (.ci/run)
+#   make hardening  the TestHardening* tests; prints only their "hardening: " lines
 #   make demo       offline demo: stand-in mirror + registry -> signed bundle -> ./demo-root
 #   make e2e        real containerd/runc/runsc/docker run what a bundle installed (root)
 #   make e2e-vm     the same in a disconnected systemd VM under qemu
@@ -17,7 +20,7 @@ LDFLAGS  := -s -w -buildid= -X $(PKG)/internal/version.Version=$(VERSION)
 # Static, reproducible: no cgo, no paths, no build ids, no VCS stamps.
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags "$(LDFLAGS)"
 
-.PHONY: all build test unit vet e2e e2e-vm demo clean
+.PHONY: all build check test unit vet hardening e2e e2e-vm demo clean
 
 all: build
 
@@ -34,24 +37,36 @@ bin/linux-%/satchel-bundle: FORCE
 
 FORCE:
 
+# Each step of `make test` is timed (test/timed.sh): "timing: NAME N s" lines, and a
+# table in $(SATCHEL_TIMINGS) when set (.ci/run prints it).
+TIMED := bash test/timed.sh
+
 vet:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@test -z "$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files -co --exclude-standard '*.go'); exit 1; }
 	$(GO) vet ./...
 
+# The inner loop: slow proofs (release builds under qemu-user, the demo, real
+# containerd/dockerd, crash loops) skip under -short and say `make test` runs them.
+check: vet
+	$(GO) test -short ./...
+
 unit:
-	$(GO) test -count=1 ./...
+	@$(TIMED) "go test ./..." $(GO) test -count=1 ./...
+
+hardening:
+	@$(TIMED) hardening env GO=$(GO) bash test/hardening.sh
 
 # The whole suite: what CI runs (.ci/run) and what README.md shows.
-test: vet unit e2e e2e-vm
+test: vet unit hardening e2e e2e-vm
 
 demo: build
 	$(GO) run ./internal/demo/cmd -bin bin -dir demo
 
 e2e: build
-	bash test/e2e/run.sh
+	@$(TIMED) e2e bash test/e2e/run.sh
 
 e2e-vm: build
-	bash test/e2e/vm.sh
+	@$(TIMED) e2e-vm bash test/e2e/vm.sh
 
 clean:
 	rm -rf bin demo demo-root

@@ -9,6 +9,7 @@ import (
 
 	"github.com/satchel-dev/satchel/audit"
 	"github.com/satchel-dev/satchel/internal/bundletest"
+	"github.com/satchel-dev/satchel/internal/testenv"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/sbom"
 )
@@ -130,15 +131,15 @@ func TestStdlibFromSBOM(t *testing.T) {
 func TestDebianRuncBinary(t *testing.T) {
 	bin, err := os.ReadFile("/usr/bin/runc")
 	if err != nil {
-		t.Skip("no /usr/bin/runc on this machine")
+		testenv.Skipf(t, "no /usr/bin/runc on this machine")
 	}
 	gb, ok := sbom.ReadGoBinary(strings.NewReader(string(bin)))
 	if !ok {
-		t.Skip("/usr/bin/runc is not a Go program with build information")
+		testenv.Skipf(t, "/usr/bin/runc is not a Go program with build information")
 	}
 	v, _ := audit.GoVersionToSemver(gb.GoVersion)
 	if c := strings.Compare(v, "1.23"); c >= 0 && !strings.HasPrefix(v, "1.2") {
-		t.Skipf("/usr/bin/runc was built with %s", gb.GoVersion)
+		testenv.Skipf(t, "/usr/bin/runc was built with %s", gb.GoVersion)
 	}
 	db, err := audit.LoadDB("testdata/osv")
 	if err != nil {
@@ -167,9 +168,7 @@ func TestDebianRuncBinary(t *testing.T) {
 // runc fix, their selinux modules at or above vulndb's fix 1.13.0, go1.26
 // above the stdlib fixes).
 func TestRealBinaries(t *testing.T) {
-	if testing.Short() {
-		t.Skip("packs 50 MB of real binaries: skipped with -short; `make test` runs it")
-	}
+	testenv.SkipShort(t, "packs 50 MB of real binaries: skipped with -short; `make test` runs it")
 	dir := os.Getenv("SATCHEL_E2E_BIN")
 	if dir == "" {
 		dir = "/var/cache/satchel-e2e/bin"
@@ -178,10 +177,7 @@ func TestRealBinaries(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
 			msg := "needs the real " + n + " in " + dir + " (test/e2e/realbins.sh builds it)"
-			if os.Getenv("CI") == "true" || os.Getenv("CI") == "1" || os.Getenv("SATCHEL_CI") == "1" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+			testenv.Skipf(t, "%s", msg)
 		}
 		return b
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/satchel-dev/satchel/install/state"
 	"github.com/satchel-dev/satchel/install/txn"
 	"github.com/satchel-dev/satchel/manifest"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // The test binary doubles as a crashable installer: with SATCHEL_TEST_HELPER
@@ -148,9 +150,7 @@ func seedUserFiles(e *env, root string) {
 // for byte (or, after the commit, completes the run) and that the next
 // apply converges to the tree and state of an uninterrupted run.
 func TestHardeningCrashApply(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the installer as a subprocess many times")
-	}
+	testenv.SkipShort(t, "runs the installer as a subprocess many times")
 	e := newEnv(t, crashFixture())
 	base := t.TempDir()
 	pristine := filepath.Join(base, "pristine")
@@ -216,9 +216,7 @@ func TestHardeningCrashApply(t *testing.T) {
 // between recording and carrying out each; the next uninstall still
 // restores the tree from before the install.
 func TestHardeningCrashUninstall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the installer as a subprocess many times")
-	}
+	testenv.SkipShort(t, "runs the installer as a subprocess many times")
 	e := newEnv(t, crashFixture())
 	base := t.TempDir()
 	pristine := filepath.Join(base, "pristine")
@@ -341,9 +339,7 @@ func diffLines(a, b string) []string {
 // each step: recovery restores the sequence-7 tree exactly, and the next
 // apply converges to the uninterrupted upgrade.
 func TestCrashDuringUpgrade(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the installer as a subprocess many times")
-	}
+	testenv.SkipShort(t, "runs the installer as a subprocess many times")
 	e := newEnv(t, crashFixture())
 	base := t.TempDir()
 	installed := filepath.Join(base, "installed")

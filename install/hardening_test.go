@@ -19,6 +19,7 @@ import (
 	"github.com/satchel-dev/satchel/install/plan"
 	"github.com/satchel-dev/satchel/install/rootfs"
 	"github.com/satchel-dev/satchel/install/state"
+	"github.com/satchel-dev/satchel/internal/testenv"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -58,7 +59,7 @@ func bothResolvers(t *testing.T, ta *tally, name string, fn func(t *testing.T, r
 			ta.case_(t)
 			if r == rootfs.ResolverOpenat2 {
 				if probe, err := rootfs.Open(t.TempDir()); err != nil || probe.Resolver() != rootfs.ResolverOpenat2 {
-					t.Skip("no openat2 on this kernel")
+					testenv.Skipf(t, "no openat2 on this kernel")
 				}
 			}
 			fn(t, r)
@@ -238,9 +239,7 @@ func TestHardeningSeries(t *testing.T) {
 // both plan against the same tree (issue 7, #5): one waits for the lock
 // and finds nothing to do, or is refused; uninstall then restores the tree.
 func TestHardeningConcurrentApply(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs installers as subprocesses")
-	}
+	testenv.SkipShort(t, "runs installers as subprocesses")
 	ta := newTally(t, "concurrent-apply")
 	e := newEnv(t, crashFixture())
 	for _, delay := range []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond} {
@@ -517,9 +516,7 @@ func TestHardeningUntrustedReads(t *testing.T) {
 // TestHardeningJournalIsLinear: each step appends one line to the journal
 // (issue 7, #10: rewriting it whole made 10,000 files take 357 s).
 func TestHardeningJournalIsLinear(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the installer as a subprocess")
-	}
+	testenv.SkipShort(t, "runs the installer as a subprocess")
 	ta := newTally(t, "journal-linear")
 	t.Run("2000 files", func(t *testing.T) {
 		ta.case_(t)
@@ -557,7 +554,7 @@ func TestHardeningJournalIsLinear(t *testing.T) {
 // fixed (issue 7, #4). Needs root for the mounts.
 func TestHardeningReadOnlyAndFull(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("needs root to mount a read-only and a tiny file system")
+		testenv.Skipf(t, "needs root to mount a read-only and a tiny file system")
 	}
 	ta := newTally(t, "readonly-diskfull")
 	mount := func(t *testing.T, args ...string) {

@@ -138,7 +138,7 @@ func TestKylinArm64Host(t *testing.T) {
 // sandbox change, only the annotation taken away.
 func TestKylinX86Host(t *testing.T) {
 	if hostPlatform != "linux/amd64" {
-		t.Skip("the default fixture is built for this host's platform")
+		t.Skip("the default fixture is built for this host's platform") // by design: the x86_64 fixture needs amd64 stand-ins
 	}
 	e := newEnv(t, defaultFixture())
 	facts := kylinFacts(t, "kylin-v10-sp3-x86_64")

@@ -13,23 +13,17 @@ import (
 	"github.com/satchel-dev/satchel/install/images"
 	"github.com/satchel-dev/satchel/install/importer"
 	"github.com/satchel-dev/satchel/install/runner"
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // TestImportIntoRealContainerd streams the bundle's images into a real
 // containerd with a real ctr: the archive format, the image names taken
 // from index.json and the pin label are containerd's to judge.
 func TestImportIntoRealContainerd(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root: starts containerd")
-	}
-	containerd, err := exec.LookPath("containerd")
-	if err != nil {
-		t.Skip("needs containerd on PATH (Debian: apt-get install containerd)")
-	}
-	ctrPath, err := exec.LookPath("ctr")
-	if err != nil {
-		t.Skip("needs ctr on PATH")
-	}
+	testenv.SkipShort(t, "starts containerd and dockerd")
+	testenv.RequireRoot(t)
+	containerd := testenv.RequireBinary(t, "containerd") // Debian: apt-get install containerd
+	ctrPath := testenv.RequireBinary(t, "ctr")
 	e := newEnv(t, defaultFixture())
 	d, err := os.MkdirTemp("/tmp", "ctrd-") // short: unix socket paths are limited to 108 bytes
 	if err != nil {
@@ -87,14 +81,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	}
 
 	// docker load takes the same stream, through its manifest.json.
-	dockerd, err := exec.LookPath("dockerd")
-	if err != nil {
-		t.Skip("no dockerd on PATH: docker load not tried")
-	}
-	dockerCLI, err := exec.LookPath("docker")
-	if err != nil {
-		t.Skip("no docker CLI on PATH: docker load not tried")
-	}
+	dockerd := testenv.RequireBinary(t, "dockerd")
+	dockerCLI := testenv.RequireBinary(t, "docker")
 	dsock := filepath.Join(d, "d.sock")
 	dcmd := exec.Command(dockerd, "--data-root", d+"/docker", "--exec-root", d+"/dexec", "--pidfile", d+"/docker.pid",
 		"-H", "unix://"+dsock, "--containerd", sock, "--iptables=false", "--ip6tables=false", "--bridge=none")
@@ -122,7 +110,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	for !in.images().DockerAnswers(ctx, dockerCLI) {
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(filepath.Join(d, "dockerd.log"))
-			t.Skipf("dockerd did not come up here (this is about docker, not satchel):\n%s", runner.LastLines(string(b), 10))
+			testenv.Skipf(t, "dockerd did not come up here (this is about docker, not satchel):\n%s", runner.LastLines(string(b), 10))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}

@@ -4,18 +4,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // TestNoNetworkImports keeps DESIGN.md's promise for the installer's side:
 // nothing pack imports can open a network connection over HTTP or TLS.
 func TestNoNetworkImports(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("needs the go command")
-	}
+	testenv.SkipShort(t, "runs go list")
+	gobin := testenv.RequireBinary(t, "go")
 	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/satchel-dev/satchel/manifest"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // buildGo builds a one-file main package with the given cgo setting.
@@ -59,7 +61,7 @@ func readelfGlibc(t *testing.T, path string) string {
 	t.Helper()
 	out, err := exec.Command("readelf", "-V", "--wide", path).Output()
 	if err != nil {
-		t.Skipf("needs readelf (binutils): %v", err)
+		testenv.Skipf(t, "needs readelf (binutils): %v", err)
 	}
 	best := ""
 	for _, m := range regexp.MustCompile(`Name: GLIBC_([0-9.]+)\s`).FindAllStringSubmatch(string(out), -1) {
@@ -74,9 +76,7 @@ func readelfGlibc(t *testing.T, path string) string {
 }
 
 func TestGlibcNeedStatic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a Go program")
-	}
+	testenv.SkipShort(t, "builds a Go program")
 	bin := buildGo(t, "package main\nfunc main() { println(\"hi\") }\n", false)
 	if got := glibcOf(t, bin); got != manifest.GlibcStatic {
 		t.Errorf("CGO_ENABLED=0 binary: %q, want %q", got, manifest.GlibcStatic)
@@ -84,12 +84,8 @@ func TestGlibcNeedStatic(t *testing.T) {
 }
 
 func TestGlibcNeedCgo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a cgo program")
-	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("needs gcc for a cgo build")
-	}
+	testenv.SkipShort(t, "builds a cgo program")
+	testenv.RequireBinary(t, "gcc") // for a cgo build
 	src := "package main\n/*\n#include <stdio.h>\n#include <math.h>\nstatic void hello(double x) { printf(\"%f\\n\", sqrt(x)); }\n#cgo LDFLAGS: -lm\n*/\nimport \"C\"\nfunc main() { C.hello(2) }\n"
 	bin := buildGo(t, src, true)
 	got := glibcOf(t, bin)
@@ -101,12 +97,12 @@ func TestGlibcNeedCgo(t *testing.T) {
 func TestGlibcNeedSystemBinary(t *testing.T) {
 	const ls = "/bin/ls"
 	if _, err := os.Stat(ls); err != nil {
-		t.Skip("needs /bin/ls")
+		testenv.Skipf(t, "needs /bin/ls")
 	}
 	got := glibcOf(t, ls)
 	want := readelfGlibc(t, ls)
 	if want == "" {
-		t.Skip("/bin/ls needs no glibc version here (not a glibc system)")
+		t.Skip("/bin/ls needs no glibc version here (not a glibc system)") // by design: a musl host has nothing to compare
 	}
 	if got != want {
 		t.Errorf("/bin/ls: %q, readelf says %q", got, want)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/satchel-dev/satchel/manifest"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 func TestSplitJoin(t *testing.T) {
@@ -186,9 +188,7 @@ func TestSelfExtracting(t *testing.T) {
 // bundle, and sha256sum of the extracted blobs matches their names.
 func TestAuditWithStandardTools(t *testing.T) {
 	for _, tool := range []string{"tar", "sha256sum"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
+		testenv.RequireBinary(t, tool)
 	}
 	dir := t.TempDir()
 	fx := newFixture(t, filepath.Join(dir, "store"))

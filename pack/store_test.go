@@ -16,6 +16,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/satchel-dev/satchel/manifest"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 func TestPutFile(t *testing.T) {
@@ -152,9 +154,7 @@ func (z *zeroish) Read(p []byte) (int, error) {
 // TestPutFileBoundedMemory streams 200 MB through PutFile while sampling
 // the heap: it must stay far below the file's size.
 func TestPutFileBoundedMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("streams 200 MB")
-	}
+	testenv.SkipShort(t, "streams 200 MB")
 	const size = 200 << 20
 	s, _ := NewBlobStore(t.TempDir())
 	runtime.GC()

@@ -19,6 +19,8 @@ import (
 
 	therootcompany "github.com/therootcompany/xz"
 	ulikunitz "github.com/ulikunitz/xz"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // BenchmarkXZDecode picks WalkArchive's xz decoder. It decodes one tar.xz of
@@ -146,9 +148,7 @@ var (
 // xzBenchInput builds the benchmark input once per test binary run.
 func xzBenchInput(b *testing.B) *xzInput {
 	b.Helper()
-	if _, err := exec.LookPath("xz"); err != nil {
-		b.Skip("needs the xz CLI to make the benchmark input")
-	}
+	testenv.RequireBinary(b, "xz") // to make the benchmark input
 	xzOnce.Do(func() { xzBench = makeXZInput() })
 	if xzBench.err != "" {
 		b.Fatal(xzBench.err)

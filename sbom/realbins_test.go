@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/satchel-dev/satchel/internal/bundletest"
+	"github.com/satchel-dev/satchel/internal/testenv"
 	"github.com/satchel-dev/satchel/sbom"
 )
 
@@ -29,10 +30,7 @@ func requireRealBin(t *testing.T, name string) string {
 	p := filepath.Join(realBinDir(), name)
 	if _, err := os.Stat(p); err != nil {
 		msg := "needs the real " + name + " in " + realBinDir() + " (test/e2e/realbins.sh builds it)"
-		if os.Getenv("CI") == "true" || os.Getenv("CI") == "1" || os.Getenv("SATCHEL_CI") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Skipf(t, "%s", msg)
 	}
 	return p
 }
@@ -41,16 +39,14 @@ func requireRealBin(t *testing.T, name string) string {
 // the e2e tests into a bundle and checks that the SBOM validates and lists,
 // for each, exactly the modules and Go version `go version -m` prints.
 func TestRealBinariesModules(t *testing.T) {
-	if testing.Short() {
-		t.Skip("packs 70 MB of real binaries: skipped with -short; `make test` runs it")
-	}
+	testenv.SkipShort(t, "packs 70 MB of real binaries: skipped with -short; `make test` runs it")
 	bins := map[string]string{}
 	for _, n := range []string{"containerd", "ctr", "runc"} {
 		bins[n] = requireRealBin(t, n)
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("needs the go command to compare with `go version -m`")
+		testenv.Skipf(t, "needs the go command to compare with `go version -m`")
 	}
 	read := func(n string) []byte {
 		b, err := os.ReadFile(bins[n])

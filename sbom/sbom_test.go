@@ -14,6 +14,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/satchel-dev/satchel/internal/bundletest"
+	"github.com/satchel-dev/satchel/internal/testenv"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/sbom"
@@ -368,7 +369,7 @@ func goVersionM(t *testing.T, bin []byte) []string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("needs the go command to compare with `go version -m`")
+		testenv.Skipf(t, "needs the go command to compare with `go version -m`")
 	}
 	p := filepath.Join(t.TempDir(), "bin")
 	if err := os.WriteFile(p, bin, 0o755); err != nil {

@@ -22,6 +22,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/satchel-dev/satchel/verify"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // The tests in this file check the wire format against the standard library
@@ -142,10 +144,7 @@ func TestForeignSignatures(t *testing.T) {
 
 // TestCosignVerifyBlob runs the real cosign when it is installed.
 func TestCosignVerifyBlob(t *testing.T) {
-	cosign, err := exec.LookPath("cosign")
-	if err != nil {
-		t.Skip("needs the cosign binary on PATH (not installable here); TestSignatureWireFormat checks the same format with the standard library")
-	}
+	cosign := testenv.RequireBinary(t, "cosign") // test/e2e/realbins.sh builds it
 	msg := []byte("{\n  \"formatVersion\": 1\n}\n")
 	for _, alg := range algorithms {
 		t.Run(string(alg), func(t *testing.T) {

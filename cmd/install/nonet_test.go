@@ -4,16 +4,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // TestNoNetworkClient: satchel-install promises its users it cannot phone
 // home. The test fails as soon as a dependency brings an HTTP or TLS client
 // into the binary.
 func TestNoNetworkClient(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("needs the go command to list dependencies")
-	}
+	goBin := testenv.RequireBinary(t, "go") // to list dependencies
 	out, err := exec.Command(goBin, "list", "-deps", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v\n%s", err, out)

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // signingPackages are import path prefixes of code that makes signatures or
@@ -27,7 +29,7 @@ var signingPackages = []string{
 func TestNoSigningCode(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("needs the go command to list dependencies")
+		testenv.Skipf(t, "needs the go command to list dependencies")
 	}
 	out, err := exec.Command(goBin, "list", "-deps", "-f", `{{.ImportPath}}: {{join .Imports " "}}`, ".").CombinedOutput()
 	if err != nil {

@@ -8,14 +8,14 @@ import (
 	"testing"
 
 	"github.com/satchel-dev/satchel/pack"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // A .run file is the static installer with the bundle behind it: run with
 // no FILE argument, it installs the bundle it carries.
 func TestSelfExtractingRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the installer")
-	}
+	testenv.SkipShort(t, "builds the installer")
 	dir := t.TempDir()
 	installer := filepath.Join(dir, "satchel-install")
 	build := exec.Command("go", "build", "-o", installer, ".")

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 func TestRuntimeClasses(t *testing.T) {
@@ -66,10 +68,7 @@ func TestProfileScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("needs sh to run the profile script")
-	}
+	sh := testenv.RequireBinary(t, "sh") // to run the profile script
 	p := filepath.Join(t.TempDir(), "satchel.sh")
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 const e2eCache = "/var/cache/satchel-e2e"
@@ -105,7 +107,7 @@ func needContainerd(t *testing.T, major int) containerdBin {
 		if major == 2 {
 			hint = "test/e2e/realbins.sh builds containerd v2 into " + e2eCache
 		}
-		t.Skipf("needs a containerd %d.x binary on PATH, in $SATCHEL_E2E_BIN or under %s: %s", major, e2eCache, hint)
+		testenv.Skipf(t, "needs a containerd %d.x binary on PATH, in $SATCHEL_E2E_BIN or under %s: %s", major, e2eCache, hint)
 	}
 	return b
 }
@@ -226,18 +228,14 @@ func cmp(s, def string) string {
 // whether the CRI plugins loaded: CRI validates its config only then (e.g.
 // it refuses registry.mirrors next to config_path).
 func TestRealContainerdStartsCRI(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts containerd; skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: starts containerd")
-	}
+	testenv.SkipShort(t, "starts containerd")
+	testenv.RequireRoot(t)
 	for _, major := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d.x", major), func(t *testing.T) {
 			bin := needContainerd(t, major)
 			ctr := filepath.Join(filepath.Dir(bin.path), "ctr")
 			if _, err := os.Stat(ctr); err != nil {
-				t.Skipf("needs ctr next to %s", bin.path)
+				testenv.Skipf(t, "needs ctr next to %s", bin.path)
 			}
 			schema, _ := Schema(bin.version)
 			l := layoutFor(schema)
@@ -331,7 +329,7 @@ func needDockerd(t *testing.T) string {
 		}
 		tried = append(tried, p)
 	}
-	t.Skipf("needs dockerd ≥ 23 (for --validate and runtimeType) on PATH, in $SATCHEL_E2E_BIN or under %s; tried %v (Debian's docker.io 20.10 is too old; test/e2e/realbins.sh builds moby)", e2eCache, tried)
+	testenv.Skipf(t, "needs dockerd ≥ 23 (for --validate and runtimeType) on PATH, in $SATCHEL_E2E_BIN or under %s; tried %v (Debian's docker.io 20.10 is too old; test/e2e/realbins.sh builds moby)", e2eCache, tried)
 	return ""
 }
 
@@ -379,24 +377,17 @@ func TestRealDockerdValidate(t *testing.T) {
 // runtimes, dockerd only does when it starts. The control shows dockerd
 // refusing kata's old path form next to runtimeType, which DaemonJSON removes.
 func TestRealDockerdRuntimes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts containerd and dockerd; skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: starts containerd and dockerd")
-	}
+	testenv.SkipShort(t, "starts containerd and dockerd")
+	testenv.RequireRoot(t)
 	dockerd := needDockerd(t)
-	docker, err := exec.LookPath("docker")
-	if err != nil {
-		t.Skip("needs the docker client on PATH to read `docker info`")
-	}
+	docker := testenv.RequireBinary(t, "docker") // the client, to read `docker info`
 	bins := containerdByMajor(t)
 	bin, ok := bins[2]
 	if !ok {
 		bin, ok = bins[1]
 	}
 	if !ok {
-		t.Skip("needs a containerd binary for dockerd to run on")
+		testenv.Skipf(t, "needs a containerd binary for dockerd to run on")
 	}
 	dir, err := os.MkdirTemp("", "satchel-docker-") // short: socket paths are limited to 108 bytes
 	if err != nil {

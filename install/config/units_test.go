@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // unit is a parsed systemd unit: section -> directive -> values in order.
@@ -169,10 +171,7 @@ func TestQuote(t *testing.T) {
 // TestUnitsSystemdAnalyze has systemd parse the units, when it is installed:
 // unknown directives and bad values show up as warnings there.
 func TestUnitsSystemdAnalyze(t *testing.T) {
-	sa, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("needs systemd-analyze (systemd) to verify the units")
-	}
+	sa := testenv.RequireBinary(t, "systemd-analyze") // systemd
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/satchel-dev/satchel/manifest"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // tree builds a fake root: files maps paths to content; content "->X" makes
@@ -68,7 +70,7 @@ func realLibc(t *testing.T) string {
 			}
 		}
 	}
-	t.Skip("needs a glibc system: no libc.so.6 found")
+	testenv.Skipf(t, "needs a glibc system: no libc.so.6 found")
 	return ""
 }
 
@@ -288,7 +290,7 @@ func TestGlibcVersionReal(t *testing.T) {
 	}
 	out, err := exec.Command("getconf", "GNU_LIBC_VERSION").Output()
 	if err != nil {
-		t.Skipf("needs getconf to cross-check: %v", err)
+		testenv.Skipf(t, "needs getconf to cross-check: %v", err)
 	}
 	want := strings.TrimPrefix(strings.TrimSpace(string(out)), "glibc ")
 	if got != want {
@@ -395,7 +397,7 @@ func TestConflicts(t *testing.T) {
 
 func TestGatherLive(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("needs Linux")
+		t.Skip("needs Linux") // by design: gathers the facts of a Linux host
 	}
 	f, err := Gather("/")
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // seccompEnv makes TestPidfdOpenSeccompChild, run as a child of
@@ -49,7 +51,7 @@ func TestPidfdOpenProbe(t *testing.T) {
 		cmd.Env = append(os.Environ(), seccompEnv+"="+tc.errno)
 		out, err := cmd.CombinedOutput()
 		if strings.Contains(string(out), "SKIP") {
-			t.Skipf("seccomp unavailable: %s", out)
+			testenv.Skipf(t, "seccomp unavailable: %s", out)
 		}
 		if err != nil || !strings.Contains(string(out), tc.want) {
 			t.Errorf("%s: %v\n%s\nwant %q", tc.errno, err, out, tc.want)
@@ -60,7 +62,7 @@ func TestPidfdOpenProbe(t *testing.T) {
 func TestPidfdOpenSeccompChild(t *testing.T) {
 	name := os.Getenv(seccompEnv)
 	if name == "" {
-		t.Skip("run by TestPidfdOpenProbe")
+		t.Skip("run by TestPidfdOpenProbe") // by design: a child process of TestPidfdOpenProbe, not a test of its own
 	}
 	errno := map[string]syscall.Errno{"ENOSYS": unix.ENOSYS, "EPERM": unix.EPERM}[name]
 	var arch uint32
@@ -70,7 +72,7 @@ func TestPidfdOpenSeccompChild(t *testing.T) {
 	case "arm64":
 		arch = unix.AUDIT_ARCH_AARCH64
 	default:
-		t.Skipf("SKIP: no seccomp filter for %s", runtime.GOARCH)
+		testenv.Skipf(t, "SKIP: no seccomp filter for %s", runtime.GOARCH)
 	}
 	// seccomp_data: nr at offset 0, arch at 4.
 	filter := []unix.SockFilter{
@@ -83,10 +85,10 @@ func TestPidfdOpenSeccompChild(t *testing.T) {
 	}
 	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		t.Skipf("SKIP: PR_SET_NO_NEW_PRIVS: %v", err)
+		testenv.Skipf(t, "SKIP: PR_SET_NO_NEW_PRIVS: %v", err)
 	}
 	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog))); e != 0 {
-		t.Skipf("SKIP: seccomp: %v", e)
+		testenv.Skipf(t, "SKIP: seccomp: %v", e)
 	}
 	ok, err := probePidfdOpen()
 	fmt.Printf("pidfd_open=%v err=%v\n", ok, err)
@@ -97,7 +99,7 @@ func TestPidfdOpenSeccompChild(t *testing.T) {
 func TestPageSizeIsAuxv(t *testing.T) {
 	b, err := os.ReadFile("/proc/self/auxv")
 	if err != nil {
-		t.Skipf("needs /proc/self/auxv: %v", err)
+		testenv.Skipf(t, "needs /proc/self/auxv: %v", err)
 	}
 	const atPagesz = 6 // AT_PAGESZ, <linux/auxvec.h>
 	w := int(unsafe.Sizeof(uintptr(0)))

@@ -11,6 +11,7 @@ import (
 	"github.com/satchel-dev/satchel/install/host"
 	"github.com/satchel-dev/satchel/install/rootfs"
 	"github.com/satchel-dev/satchel/install/state"
+	"github.com/satchel-dev/satchel/internal/testenv"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestPlanIsPure(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".").Output()
 	if err != nil {
-		t.Skipf("go list: %v", err)
+		testenv.Skipf(t, "go list: %v", err)
 	}
 	for _, imp := range strings.Fields(string(out)) {
 		switch imp {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // resolvers runs a test with both ways of opening directories: openat2
@@ -18,7 +20,7 @@ func resolvers(t *testing.T, fn func(t *testing.T, open func(dir string) *Root))
 	for _, rs := range []Resolver{ResolverOpenat2, ResolverWalk} {
 		t.Run(string(rs), func(t *testing.T) {
 			if rs == ResolverOpenat2 && !openat2Available() {
-				t.Skip("this kernel has no openat2 (Linux < 5.6): only the walk applies")
+				testenv.Skipf(t, "this kernel has no openat2 (Linux < 5.6): only the walk applies")
 			}
 			fn(t, func(dir string) *Root {
 				r, err := Open(dir, WithResolver(rs))

@@ -8,15 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // The README's first command: the demo must run offline on a fresh clone,
 // produce a signed bundle, rebuild it byte-identically with the mirror
 // stopped, and install it into a directory.
 func TestDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds both binaries")
-	}
+	testenv.SkipShort(t, "builds both binaries and runs the whole demo")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	for _, c := range []string{"bundle", "install"} {

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/satchel-dev/satchel/internal/testenv"
 )
 
 // buildFlags must match GOBUILD in the Makefile.
@@ -37,9 +39,7 @@ func goBuild(t *testing.T, arch, pkg, out string, extraEnv ...string) {
 // The installer must run on Kylin V10's glibc 2.28 and on hosts with no C
 // library at all: no interpreter, no dynamic section, no build id.
 func TestInstallerIsStaticAndReproducible(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the installer four times")
-	}
+	testenv.SkipShort(t, "builds the installer four times and runs the arm64 one under qemu-user")
 	for _, arch := range []string{"amd64", "arm64"} {
 		t.Run(arch, func(t *testing.T) {
 			dir := t.TempDir()
@@ -99,7 +99,7 @@ func TestInstallerIsStaticAndReproducible(t *testing.T) {
 					}
 				}
 				if q == "" {
-					t.Skip("no qemu-aarch64(-static): apt-get install qemu-user-static to run the arm64 build")
+					testenv.Skipf(t, "no qemu-aarch64(-static): apt-get install qemu-user-static to run the arm64 build")
 				}
 				run = exec.Command(q, a, "version")
 			}
