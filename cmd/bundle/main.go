@@ -52,6 +52,7 @@ Exit codes: 0 success, 1 failure, 2 usage, 3 verification failed.`,
 		newVerifyCommand(&g),
 		newInspectCommand(&g),
 		newSplitCommand(&g),
+		newPushCommand(&g),
 	)
 	return root
 }
