@@ -34,6 +34,9 @@ type Error struct {
 	Kind     ErrorKind
 	Registry string
 	Err      error
+	// cause is the part of Err that says why (go-containerregistry joins
+	// the failures of its HTTPS and HTTP attempts).
+	cause error
 }
 
 func (e *Error) Error() string {
@@ -49,7 +52,11 @@ func (e *Error) Error() string {
 	if what == "" {
 		what = "pushing to %s"
 	}
-	return fmt.Sprintf(what+": %v", e.Registry, e.Err)
+	cause := e.cause
+	if cause == nil {
+		cause = e.Err
+	}
+	return fmt.Sprintf(what+": %v", e.Registry, cause)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -87,12 +94,25 @@ func classify(err error, d Destination) error {
 		default:
 			e.Kind = ErrRegistry
 		}
-	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verifyErr):
-		e.Kind = ErrTLS
-	case errors.As(err, &plain), errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		e.Kind = ErrPlainHTTP
-	case errors.As(err, &dnsErr), errors.As(err, &opErr):
-		e.Kind = ErrUnreachable
+	case errors.As(err, &unknownCA):
+		e.Kind, e.cause = ErrTLS, unknownCA
+	case errors.As(err, &hostname):
+		e.Kind, e.cause = ErrTLS, hostname
+	case errors.As(err, &invalid):
+		e.Kind, e.cause = ErrTLS, invalid
+	case errors.As(err, &verifyErr):
+		e.Kind, e.cause = ErrTLS, verifyErr
+	case errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		e.Kind, e.cause = ErrPlainHTTP, errors.New("it answered HTTPS with plain HTTP")
+	case errors.As(err, &opErr):
+		// Before our own refusal of plain HTTP: go-containerregistry also
+		// tries HTTP for loopback and private addresses, and the HTTPS
+		// attempt's failure is the one that explains.
+		e.Kind, e.cause = ErrUnreachable, opErr
+	case errors.As(err, &dnsErr):
+		e.Kind, e.cause = ErrUnreachable, dnsErr
+	case errors.As(err, &plain):
+		e.Kind, e.cause = ErrPlainHTTP, plain
 	}
 	return e
 }
