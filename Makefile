@@ -4,7 +4,8 @@
 #                   satchel-install for linux/amd64 and linux/arm64
 #   make test       the whole suite: vet, unit + integration tests, e2e (root)
 #   make demo       offline demo: stand-in mirror + registry -> signed bundle -> ./demo-root
-#   make e2e        real containerd/runc/runsc/docker run what a bundle installed (root)
+#   make e2e        real containerd/runc/runsc/docker run what a bundle installed, and
+#                   satchel-bundle push into a real registry nodes pull from (root)
 #   make e2e-vm     the same in a disconnected systemd VM under qemu
 
 GO       ?= go
@@ -17,7 +18,7 @@ LDFLAGS  := -s -w -buildid= -X $(PKG)/internal/version.Version=$(VERSION)
 # Static, reproducible: no cgo, no paths, no build ids, no VCS stamps.
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags "$(LDFLAGS)"
 
-.PHONY: all build test unit vet e2e e2e-vm demo clean
+.PHONY: all build test unit vet e2e e2e-push e2e-vm demo clean
 
 all: build
 
@@ -49,6 +50,10 @@ demo: build
 
 e2e: build
 	bash test/e2e/run.sh
+	bash test/e2e/push.sh
+
+e2e-push: build
+	bash test/e2e/push.sh
 
 e2e-vm: build
 	bash test/e2e/vm.sh
