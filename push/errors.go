@@ -43,7 +43,7 @@ func (e *Error) Error() string {
 	what := map[ErrorKind]string{
 		ErrUnreachable:  "cannot reach registry %s",
 		ErrTLS:          "cannot verify the TLS certificate of registry %s",
-		ErrPlainHTTP:    "registry %s: plain HTTP",
+		ErrPlainHTTP:    "registry %s: refusing plain HTTP",
 		ErrUnauthorized: "registry %s refused the credentials",
 		ErrDenied:       "registry %s denied the push",
 		ErrRegistry:     "registry %s refused the push",
@@ -56,10 +56,17 @@ func (e *Error) Error() string {
 	if cause == nil {
 		cause = e.Err
 	}
+	if e.Kind == ErrPlainHTTP && cause == errSpeaksHTTP {
+		return fmt.Sprintf("registry %s speaks plain HTTP, not HTTPS", e.Registry)
+	}
 	return fmt.Sprintf(what+": %v", e.Registry, cause)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// errSpeaksHTTP marks a registry that answered the HTTPS handshake in
+// plain HTTP.
+var errSpeaksHTTP = errors.New("the registry speaks plain HTTP")
 
 // classify wraps an error of go-containerregistry with its kind.
 func classify(err error, d Destination) error {
@@ -103,7 +110,7 @@ func classify(err error, d Destination) error {
 	case errors.As(err, &verifyErr):
 		e.Kind, e.cause = ErrTLS, verifyErr
 	case errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		e.Kind, e.cause = ErrPlainHTTP, errors.New("it answered HTTPS with plain HTTP")
+		e.Kind, e.cause = ErrPlainHTTP, errSpeaksHTTP
 	case errors.As(err, &opErr):
 		// Before our own refusal of plain HTTP: go-containerregistry also
 		// tries HTTP for loopback and private addresses, and the HTTPS
