@@ -7,7 +7,8 @@
 #                   what CI runs (.ci/run)
 #   make hardening  the TestHardening* tests; prints only their "hardening: " lines
 #   make demo       offline demo: stand-in mirror + registry -> signed bundle -> ./demo-root
-#   make e2e        real containerd/runc/runsc/docker run what a bundle installed (root)
+#   make e2e        real containerd/runc/runsc/docker run what a bundle installed, and
+#                   satchel-bundle push into a real registry nodes pull from (root)
 #   make e2e-vm     the same in a disconnected systemd VM under qemu
 
 GO       ?= go
@@ -20,7 +21,7 @@ LDFLAGS  := -s -w -buildid= -X $(PKG)/internal/version.Version=$(VERSION)
 # Static, reproducible: no cgo, no paths, no build ids, no VCS stamps.
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags "$(LDFLAGS)"
 
-.PHONY: all build check test unit vet hardening e2e e2e-vm demo clean
+.PHONY: all build check test unit vet hardening e2e e2e-push e2e-vm demo clean
 
 all: build
 
@@ -64,6 +65,10 @@ demo: build
 
 e2e: build
 	@$(TIMED) e2e bash test/e2e/run.sh
+	@$(TIMED) e2e-push bash test/e2e/push.sh
+
+e2e-push: build
+	bash test/e2e/push.sh
 
 e2e-vm: build
 	@$(TIMED) e2e-vm bash test/e2e/vm.sh

@@ -1,11 +1,16 @@
 package install
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -216,7 +221,108 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 		}
 		rep.add(c)
 	}
+
+	// Registry mirrors: do they answer?
+	for _, c := range in.mirrorChecks(ctx, st) {
+		rep.add(c)
+	}
 	return rep, nil
+}
+
+// mirrorTimeout bounds each step of a mirror check (connect, answer).
+const mirrorTimeout = 5 * time.Second
+
+// mirrorChecks checks the registry mirrors of the hosts.toml files satchel
+// wrote, and makes no other connection: a TCP connect to each, and for a
+// plain-HTTP mirror a GET of the registry API root /v2/ over that socket.
+// satchel-install has no TLS client (it links no network client at all),
+// so an HTTPS mirror gets the connect only, and the check says so.
+func (in *Installer) mirrorChecks(ctx context.Context, st *state.State) []Check {
+	var urls []string
+	regs := map[string][]string{}
+	for _, f := range st.Files {
+		if f.Kind != state.KindConfig || !config.IsHostsTOML(f.Path) {
+			continue
+		}
+		reg := f.Path.Dir().Base()
+		b, err := in.root.ReadFile(f.Path, 1<<20)
+		if err != nil {
+			return []Check{{Name: "registry mirrors of " + reg, Result: CheckFail, Detail: err.Error(), Remedy: "run apply again to restore " + string(f.Path)}}
+		}
+		hosts, err := config.MirrorHosts(b)
+		if err != nil {
+			return []Check{{Name: "registry mirrors of " + reg, Result: CheckFail, Detail: err.Error(), Remedy: "fix " + string(f.Path) + " (containerd docs/hosts.md), or run apply again"}}
+		}
+		for _, h := range hosts {
+			if _, ok := regs[h]; !ok {
+				urls = append(urls, h)
+			}
+			regs[h] = append(regs[h], reg)
+		}
+	}
+	var out []Check
+	for _, u := range urls {
+		c := probeMirror(ctx, u)
+		c.Name = "registry mirror " + u + " (" + strings.Join(regs[u], ", ") + ")"
+		out = append(out, c)
+	}
+	return out
+}
+
+// probeMirror checks that a mirror answers: TCP, and for plain HTTP the
+// registry API root (OCI distribution spec: GET /v2/ answers 200, or 401
+// when the registry wants credentials).
+func probeMirror(ctx context.Context, raw string) Check {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return Check{Result: CheckFail, Detail: fmt.Sprintf("not an http(s) URL: %q", raw), Remedy: "fix the host entry in the hosts.toml, or run apply again"}
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		port := "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	remedy := "check that the registry runs at " + addr + " and that this host reaches it (DNS, routes, firewall); until it answers, containerd tries the upstream registry, which a disconnected host cannot reach"
+	d := net.Dialer{Timeout: mirrorTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return Check{Result: CheckFail, Detail: "TCP connect: " + err.Error(), Remedy: remedy}
+	}
+	defer conn.Close()
+	if u.Scheme == "https" {
+		return Check{Result: CheckOK, Detail: "TCP connect to " + addr + " ok; TLS and /v2/ not checked (satchel-install has no TLS client)",
+			Remedy: "to check the rest: curl --cacert CA https://" + u.Host + "/v2/ (200 or 401)"}
+	}
+	conn.SetDeadline(time.Now().Add(mirrorTimeout))
+	if _, err := fmt.Fprintf(conn, "GET /v2/ HTTP/1.1\r\nHost: %s\r\nUser-Agent: satchel-install-doctor\r\nAccept: application/json\r\nConnection: close\r\n\r\n", u.Host); err != nil {
+		return Check{Result: CheckFail, Detail: "sending GET /v2/: " + err.Error(), Remedy: remedy}
+	}
+	tp := textproto.NewReader(bufio.NewReader(io.LimitReader(conn, 64<<10)))
+	line, err := tp.ReadLine()
+	if err != nil {
+		return Check{Result: CheckFail, Detail: "no answer to GET /v2/: " + err.Error(), Remedy: remedy}
+	}
+	proto, status, _ := strings.Cut(line, " ")
+	code, _, _ := strings.Cut(status, " ")
+	if !strings.HasPrefix(proto, "HTTP/1.") {
+		return Check{Result: CheckFail, Detail: fmt.Sprintf("GET /v2/ got %q, not HTTP", runner.LastLines(line, 1)), Remedy: "check that " + addr + " is the registry"}
+	}
+	hdr, _ := tp.ReadMIMEHeader()
+	api := hdr.Get("Docker-Distribution-Api-Version")
+	detail := "GET http://" + u.Host + "/v2/: " + status
+	if api != "" {
+		detail += " (" + api + ")"
+	}
+	switch code {
+	case "200":
+		return Check{Result: CheckOK, Detail: detail}
+	case "401":
+		return Check{Result: CheckOK, Detail: detail + ": it wants credentials (crictl pull --creds, a Kubernetes pull secret, or nerdctl login)"}
+	}
+	return Check{Result: CheckFail, Detail: detail, Remedy: "a registry answers 200 or 401 at /v2/: check that " + addr + " is the registry and its API root"}
 }
 
 // tool returns how to run a tool: the bundled one when satchel installed

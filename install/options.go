@@ -107,6 +107,19 @@ func WithRegistryMirrors(m ...config.RegistryMirror) Option {
 	return func(o *options) error { o.plan.RegistryMirrors = append(o.plan.RegistryMirrors, m...); return nil }
 }
 
+// WithRegistryCA installs pem, the CA that signed the HTTPS registry
+// mirrors' certificates, where containerd (named by each mirror's
+// hosts.toml) and Docker find it; config.ParseRegistryCA checks it.
+func WithRegistryCA(pem []byte) Option {
+	return func(o *options) error {
+		if err := config.ParseRegistryCA(pem); err != nil {
+			return err
+		}
+		o.plan.RegistryCA = pem
+		return nil
+	}
+}
+
 // WithNamespaces imports images into these containerd namespaces as well as k8s.io.
 func WithNamespaces(ns ...string) Option {
 	return func(o *options) error {

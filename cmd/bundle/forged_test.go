@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/satchel-dev/satchel/internal/cli"
@@ -23,7 +26,8 @@ func runBundle(args ...string) (int, string) {
 // TestForgedBundlesRefused runs every malicious bundle of internal/forge
 // through satchel-bundle's own commands: verify (with the signer's key)
 // and inspect (without a key) exit 3 and print no control character, and
-// sign refuses to put a key on it (exit 3, nothing written).
+// sign refuses to put a key on it (exit 3, nothing written), and push sends
+// not a single request to the registry (exit 3).
 func TestForgedBundlesRefused(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(sign.PasswordEnv, "")
@@ -46,8 +50,16 @@ func TestForgedBundlesRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The base passes all three commands.
-	for _, args := range [][]string{{"verify", "--key", pubFile, base}, {"inspect", base}, {"sign", "--key", keyFile, "-o", filepath.Join(dir, "resigned.satchel"), base}} {
+	var requests atomic.Int64
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer reg.Close()
+	to := strings.TrimPrefix(reg.URL, "http://") + "/satchel"
+	// The base passes all four commands.
+	for _, args := range [][]string{{"verify", "--key", pubFile, base}, {"inspect", base}, {"sign", "--key", keyFile, "-o", filepath.Join(dir, "resigned.satchel"), base},
+		{"push", "--key", pubFile, "--to", to, "--dry-run", base}} {
 		if code, out := runBundle(args...); code != 0 {
 			t.Fatalf("%v on the base bundle: exit %d\n%s", args, code, out)
 		}
@@ -62,7 +74,8 @@ func TestForgedBundlesRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			resigned := filepath.Join(dir, c.Name+".resigned.satchel")
-			for _, args := range [][]string{{"verify", "--key", pubFile, in}, {"inspect", in}, {"inspect", "--json", in}, {"sign", "--key", keyFile, "-o", resigned, in}} {
+			for _, args := range [][]string{{"verify", "--key", pubFile, in}, {"inspect", in}, {"inspect", "--json", in}, {"sign", "--key", keyFile, "-o", resigned, in},
+				{"push", "--key", pubFile, "--to", to, "--plain-http", in}} {
 				code, out := runBundle(args...)
 				if code != manifest.ExitVerification {
 					t.Errorf("%s: exit %d, want 3\n%s", args[0], code, out)
@@ -70,6 +83,9 @@ func TestForgedBundlesRefused(t *testing.T) {
 				if controls(out) {
 					t.Errorf("%s printed a control character: %q", args[0], out)
 				}
+			}
+			if n := requests.Load(); n != 0 {
+				t.Errorf("push sent %d requests for a forged bundle", n)
 			}
 			if _, err := os.Lstat(resigned); err == nil {
 				t.Errorf("sign wrote %s", resigned)

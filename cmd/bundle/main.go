@@ -61,6 +61,7 @@ Exit codes: 0 success, 1 failure, 2 usage, 3 verification failed,
 		newSplitCommand(&g),
 		newDiffCommand(&g),
 		newAuditCommand(&g),
+		newPushCommand(&g),
 	)
 	return root
 }

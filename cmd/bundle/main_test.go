@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the CLI scripts in testdata/script. Each script gets a
 // local mirror of upstream-shaped stand-in artifacts and a registry holding
-// the demo images; $SOURCES holds the --mirror/--registry-mirror flags,
+// the demo images ($REGISTRY, host:port); $SOURCES holds the --mirror/--registry-mirror flags,
 // space-separated, for the `sources` wrapper command:
 //
 //	sources satchel-bundle lock -f bundle.yaml
@@ -66,6 +66,7 @@ func TestScripts(t *testing.T) {
 				flags = append(flags, "--registry-mirror="+m)
 			}
 			e.Setenv("SOURCES", strings.Join(flags, " "))
+			e.Setenv("REGISTRY", host) // plain HTTP, loopback: a push target too
 			e.Setenv("SATCHEL_PASSWORD", "test")
 			e.Setenv("SOURCE_DATE_EPOCH", "1743465600")
 			e.Setenv("XDG_CACHE_HOME", e.WorkDir+"/.cache")

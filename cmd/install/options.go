@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,7 @@ type bundleOptions struct {
 	NoStart           bool
 	DefaultRuntime    string
 	RegistryMirrors   []string
+	RegistryCA        string
 	Namespaces        []string
 	Kubeconfig        string
 	RestrictOOM       bool
@@ -41,6 +43,7 @@ func (o *bundleOptions) register(c *cobra.Command) {
 	f.BoolVar(&o.NoStart, "no-start", false, "enable services but do not start them; images are imported at first start")
 	f.StringVar(&o.DefaultRuntime, "default-runtime", "", "default runtime of containerd's CRI and Docker: runc, runsc or kata")
 	f.StringArrayVar(&o.RegistryMirrors, "registry-mirror", nil, "pull REGISTRY from MIRROR, e.g. docker.io=harbor.internal/dockerhub (repeatable)")
+	f.StringVar(&o.RegistryCA, "registry-ca", "", "PEM CA of the HTTPS registry mirrors' certificates, installed for containerd and Docker")
 	f.StringArrayVar(&o.Namespaces, "namespace", nil, "also import images into this containerd namespace (k8s.io always; repeatable)")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "apply the RuntimeClasses with kubectl and this kubeconfig")
 	f.BoolVar(&o.RestrictOOM, "restrict-oom-score-adj", false, "set CRI's restrict_oom_score_adj (for containerd inside a container without CAP_SYS_RESOURCE)")
@@ -71,6 +74,19 @@ func (o *bundleOptions) options() ([]install.Option, error) {
 			return nil, cli.UsageError(err)
 		}
 		opts = append(opts, install.WithRegistryMirrors(rm))
+	}
+	if o.RegistryCA != "" {
+		if len(o.RegistryMirrors) == 0 {
+			return nil, cli.UsageError(manifest.Hintf("give the mirrors it is for with --registry-mirror", "--registry-ca without --registry-mirror"))
+		}
+		pem, err := os.ReadFile(o.RegistryCA)
+		if err != nil {
+			return nil, cli.UsageError(fmt.Errorf("--registry-ca: %w", err))
+		}
+		if err := config.ParseRegistryCA(pem); err != nil {
+			return nil, cli.UsageError(fmt.Errorf("--registry-ca %s: %w", o.RegistryCA, err))
+		}
+		opts = append(opts, install.WithRegistryCA(pem))
 	}
 	return opts, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 )
 
 // DockerOptions selects what daemon.json says.
@@ -18,6 +19,9 @@ type DockerOptions struct {
 	// DefaultRuntime becomes default-runtime ("runc", "runsc", "kata"); ""
 	// leaves what the file says.
 	DefaultRuntime string
+	// RegistryMirrors become registry-mirrors where Docker can use them
+	// (see DaemonJSON) and insecure-registries for plain-HTTP ones.
+	RegistryMirrors []RegistryMirror
 }
 
 // DaemonJSON merges satchel's runtimes into daemon.json. existing is the
@@ -30,6 +34,17 @@ type DockerOptions struct {
 //   - runtimes.kata gets "runtimeType": "io.containerd.kata.v2" and loses
 //     "path" and "runtimeArgs": kata 2.x/3.x has no OCI CLI, so the path form
 //     fails with `Invalid command "create"`;
+//   - registry mirrors: Docker mirrors only Docker Hub, and puts a mirror's
+//     path in front of /v2/ rather than after it (moby
+//     daemon/pkg/registry/service_v2.go uses mirrors for docker.io only;
+//     distribution v2.8 registry/api/v2/urls.go resolves /v2/... against
+//     the mirror URL; Docker docs "Mirror the Docker Hub library": "Only the
+//     central Hub can be mirrored"). So a docker.io (or _default) mirror
+//     without a path goes into registry-mirrors, ahead of any the file
+//     lists; any other is explained in a warning (Docker still pulls from
+//     the mirror by the images' pushed names, with the CA in
+//     /etc/docker/certs.d). A plain-HTTP (or skip_verify) mirror's host goes
+//     into insecure-registries, which nothing else adds;
 //   - a "containerd" key equal to the socket docker.service passes with
 //     --containerd is removed (dockerd refuses a directive given both as a flag
 //     and in the file); a different socket is an error.
@@ -128,6 +143,9 @@ func DaemonJSON(existing []byte, opts DockerOptions) ([]byte, []string, error) {
 			drop(m, Kata, "path", "runtimeArgs")
 		}
 	}
+	if err := dockerMirrors(doc, opts.RegistryMirrors, warn); err != nil {
+		return nil, nil, err
+	}
 	if opts.DefaultRuntime != "" {
 		doc["default-runtime"] = opts.DefaultRuntime
 	}
@@ -143,4 +161,77 @@ func DaemonJSON(existing []byte, opts DockerOptions) ([]byte, []string, error) {
 		return nil, nil, err
 	}
 	return buf.Bytes(), warnings, nil
+}
+
+// dockerMirrors merges the registry mirrors Docker can use into
+// registry-mirrors, and plain-HTTP mirror hosts into insecure-registries.
+func dockerMirrors(doc map[string]any, mirrors []RegistryMirror, warn func(string, ...any)) error {
+	if len(mirrors) == 0 {
+		return nil
+	}
+	hasHub := slices.ContainsFunc(mirrors, func(m RegistryMirror) bool { return m.Registry == "docker.io" })
+	var hub, insecure []string
+	for _, m := range mirrors {
+		scheme, host, err := m.URL()
+		if err != nil {
+			return err
+		}
+		name := m.Endpoint
+		if _, after, ok := strings.Cut(name, "://"); ok {
+			name = after
+		}
+		name = strings.TrimSuffix(name, "/")
+		switch {
+		case m.Registry != "docker.io" && (m.Registry != "_default" || hasHub):
+			warn("Docker mirrors only Docker Hub (%s registry-mirrors): for images of %s it does not use %s; pull them there by their names on the mirror (%s/<repository>:<tag>); containerd, crictl and nerdctl use the mirror",
+				DaemonJSONPath, m.Registry, m.Endpoint, name)
+		case m.HasPath():
+			warn("Docker cannot use registry mirror %s for %s: registry-mirrors put a mirror's path in front of /v2/, the mirror serves it after; pull Docker Hub images there by their names on the mirror (%s/<repository>:<tag>); containerd, crictl and nerdctl use the mirror",
+				m.Endpoint, m.Registry, name)
+		default:
+			hub = append(hub, scheme+"://"+host)
+		}
+		if scheme == "http" || m.SkipVerify {
+			insecure = append(insecure, host)
+		}
+	}
+	if err := mergeList(doc, "registry-mirrors", hub); err != nil {
+		return err
+	}
+	return mergeList(doc, "insecure-registries", insecure)
+}
+
+// mergeList puts ours first in a list of strings, then the file's other
+// entries in their order (a trailing slash does not make an entry differ).
+func mergeList(doc map[string]any, key string, ours []string) error {
+	if len(ours) == 0 {
+		return nil
+	}
+	norm := func(s string) string { return strings.TrimSuffix(s, "/") }
+	var out []any
+	seen := map[string]bool{}
+	for _, s := range ours {
+		if !seen[norm(s)] {
+			seen[norm(s)] = true
+			out = append(out, s)
+		}
+	}
+	if v, ok := doc[key]; ok {
+		list, ok := v.([]any)
+		if !ok {
+			return hintf(`write it as a list of strings, e.g. "`+key+`": []`, "%s: %s is a JSON %T, not a list", DaemonJSONPath, key, v)
+		}
+		for _, e := range list {
+			s, ok := e.(string)
+			if !ok {
+				return hintf(`write it as a list of strings`, "%s: %s holds a JSON %T, not a string", DaemonJSONPath, key, e)
+			}
+			if !seen[norm(s)] {
+				seen[norm(s)] = true
+				out = append(out, s)
+			}
+		}
+	}
+	doc[key] = out
+	return nil
 }

@@ -1,12 +1,18 @@
 package config
 
 import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/url"
 	"path"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/satchel-dev/satchel/install/rootfs"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -24,8 +30,86 @@ type RegistryMirror struct {
 	// projects use: harbor.internal/dockerhub becomes
 	// https://harbor.internal/v2/dockerhub with override_path = true.
 	Endpoint string
-	// SkipVerify skips TLS certificate checks for an https mirror.
+	// SkipVerify skips TLS certificate checks for an https mirror. Nothing
+	// sets it by default.
 	SkipVerify bool
+	// CA, when set, is the CA file (a path on the node) that signed the
+	// mirror's certificate: hosts.toml's ca for this host.
+	CA string
+}
+
+// DockerCertsDir is where Docker looks for a registry's CA
+// (/etc/docker/certs.d/<host:port>/ca.crt, Docker docs "Verify repository
+// client with certificates"); containerd reads the same layout under its
+// config_path for a host without hosts.toml (containerd docs/hosts.md,
+// "Support for Docker's Certificate File Pattern").
+const DockerCertsDir rootfs.Path = "/etc/docker/certs.d"
+
+// ContainerdCAPath is where satchel installs a mirror host's CA for
+// containerd: <config_path>/<host>/ca.crt, named by the mirror's hosts.toml
+// entry and found by pulls that name the host directly.
+func ContainerdCAPath(host string) rootfs.Path { return RegistryConfigPath.Join(host, "ca.crt") }
+
+// DockerCAPath is where Docker finds a registry host's CA.
+func DockerCAPath(host string) rootfs.Path { return DockerCertsDir.Join(host, "ca.crt") }
+
+// validHost accepts host, host:port and [v6]:port as registries and
+// mirrors name them, and nothing that could leave a directory (.., /).
+var validHost = regexp.MustCompile(`^(?:[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$`)
+
+func checkHost(h string) bool { return validHost.MatchString(h) && !strings.Contains(h, "..") }
+
+// URL returns the mirror's scheme and host:port ("https", "harbor.internal").
+func (m RegistryMirror) URL() (scheme, host string, err error) {
+	key, _, err := m.hostKey()
+	if err != nil {
+		return "", "", err
+	}
+	u, err := url.Parse(key)
+	if err != nil {
+		return "", "", err
+	}
+	return u.Scheme, u.Host, nil
+}
+
+// HasPath reports whether the mirror serves the registry under a path
+// (harbor.internal/satchel), which only hosts.toml can express.
+func (m RegistryMirror) HasPath() bool {
+	key, _, err := m.hostKey()
+	if err != nil {
+		return false
+	}
+	u, err := url.Parse(key)
+	return err == nil && u.Path != ""
+}
+
+// ParseRegistryCA checks a CA file given for registry mirrors: PEM with
+// one or more certificates and nothing else (a private key in it would be
+// copied to every node).
+func ParseRegistryCA(b []byte) error {
+	n := 0
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			if len(bytes.TrimSpace(rest)) > 0 && n > 0 {
+				return hintf("give a PEM file of CA certificates only", "the registry CA file has data after its certificates")
+			}
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			return hintf("give the CA certificate only (-----BEGIN CERTIFICATE-----); never hand out a private key",
+				"the registry CA file holds a %q block, not only certificates", blk.Type)
+		}
+		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+			return hintf("give the CA certificate in PEM form", "the registry CA file: %v", err)
+		}
+		n++
+	}
+	if n == 0 {
+		return hintf("give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)", "the registry CA file holds no PEM certificate")
+	}
+	return nil
 }
 
 // ParseRegistryMirror reads the --registry-mirror form "REGISTRY=MIRROR",
@@ -40,7 +124,7 @@ func ParseRegistryMirror(s string) (RegistryMirror, error) {
 	if _, _, err := m.hostKey(); err != nil {
 		return RegistryMirror{}, err
 	}
-	if strings.ContainsAny(reg, "/ ") {
+	if reg != "_default" && !checkHost(reg) {
 		return RegistryMirror{}, hintf("give a host name with an optional port, e.g. docker.io or reg.example:5000",
 			"registry mirror %q: %q is not a registry host", s, reg)
 	}
@@ -54,7 +138,7 @@ func (m RegistryMirror) hostKey() (string, bool, error) {
 		ep = "https://" + ep
 	}
 	u, err := url.Parse(ep)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || u.Host == "" || !checkHost(u.Host) || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
 		return "", false, hintf("give a host with an optional port and path, e.g. harbor.internal/dockerhub or http://10.0.0.5:5000",
 			"registry mirror %q is not an http(s) host", m.Endpoint)
 	}
@@ -134,6 +218,9 @@ func HostsTOML(mirrors []RegistryMirror, existing []byte) ([]byte, error) {
 		h["capabilities"] = []any{"pull", "resolve"}
 		if m.SkipVerify {
 			h["skip_verify"] = true
+		}
+		if m.CA != "" {
+			h["ca"] = m.CA
 		}
 		if override {
 			h["override_path"] = true
@@ -226,4 +313,38 @@ func hostOrder(b []byte) ([]string, error) {
 		return nil, fmt.Errorf("parsing hosts.toml: %w", err)
 	}
 	return order, nil
+}
+
+// MirrorHosts lists the [host."…"] entries of a hosts.toml in file order
+// (the order containerd tries them), for doctor's reachability check.
+func MirrorHosts(b []byte) ([]string, error) {
+	doc, err := parseTOML(b)
+	if err != nil {
+		return nil, err
+	}
+	hosts, _ := doc["host"].(map[string]any)
+	order, err := hostOrder(b)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, k := range order {
+		if _, ok := hosts[k]; ok {
+			out = append(out, k)
+		}
+	}
+	var rest []string
+	for k := range hosts {
+		if !slices.Contains(out, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	return append(out, rest...), nil
+}
+
+// IsHostsTOML reports whether p is a hosts.toml under containerd's
+// registry config path (<config_path>/<registry>/hosts.toml).
+func IsHostsTOML(p rootfs.Path) bool {
+	return p.Base() == "hosts.toml" && p.Dir().Dir() == RegistryConfigPath
 }

@@ -369,6 +369,23 @@ func TestRealDockerdValidate(t *testing.T) {
 			t.Logf("%s: %s", dockerd, bytes.TrimSpace(out))
 		}
 	}
+	// Registry mirrors as DaemonJSON writes them: a Docker Hub mirror and a
+	// plain-HTTP mirror's host among insecure-registries.
+	var mirrors []RegistryMirror
+	for _, s := range []string{"docker.io=harbor.internal", "quay.io=http://10.0.0.5:5000"} {
+		m, err := ParseRegistryMirror(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mirrors = append(mirrors, m)
+	}
+	b, _, err := DaemonJSON(readTestdata(t, "daemon-user-valid.json"), DockerOptions{Runtimes: []string{Runsc}, RegistryMirrors: mirrors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := validate(b); err != nil {
+		t.Errorf("registry mirrors: dockerd --validate: %v\n%s\n%s", err, out, b)
+	}
 }
 
 // TestRealDockerdRuntimes starts dockerd on the merged daemon.json (with a

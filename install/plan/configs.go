@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/install/config"
@@ -20,6 +21,10 @@ func (pl *planner) profile() error {
 // RuntimeClass manifests for what is installed.
 func (pl *planner) configs() error {
 	o := pl.in.Options
+	mirrors, caHosts, err := pl.mirrorCAs()
+	if err != nil {
+		return err
+	}
 	if c := pl.component(component.Containerd); c != nil {
 		existing, err := pl.readExisting(config.ContainerdConfigPath)
 		if err != nil {
@@ -31,7 +36,7 @@ func (pl *planner) configs() error {
 			DefaultRuntime:      o.DefaultRuntime,
 			SystemdCgroup:       pl.in.Target.Systemd,
 			SandboxImage:        pl.sandboxImage(),
-			RegistryMirrors:     o.RegistryMirrors,
+			RegistryMirrors:     mirrors,
 			RestrictOOMScoreAdj: o.RestrictOOMScoreAdj,
 			KataConfigPath:      pl.kataConfig,
 			ReadFile:            pl.readTarget,
@@ -52,6 +57,11 @@ func (pl *planner) configs() error {
 				return err
 			}
 		}
+		for _, h := range caHosts {
+			if _, err := pl.owned(KindConfig, config.ContainerdCAPath(h), o.RegistryCA, 0o644, component.Containerd); err != nil {
+				return err
+			}
+		}
 	} else if o.DefaultRuntime != "" || len(o.RegistryMirrors) > 0 {
 		pl.warnf("containerd is not installed from this bundle: --default-runtime and --registry-mirror do not apply to it")
 	}
@@ -66,13 +76,18 @@ func (pl *planner) configs() error {
 				rts = append(rts, r)
 			}
 		}
-		data, warns, err := config.DaemonJSON(existing, config.DockerOptions{Runtimes: rts, DefaultRuntime: o.DefaultRuntime})
+		data, warns, err := config.DaemonJSON(existing, config.DockerOptions{Runtimes: rts, DefaultRuntime: o.DefaultRuntime, RegistryMirrors: mirrors})
 		if err != nil {
 			return fmt.Errorf("docker configuration: %w", err)
 		}
 		pl.p.Warnings = append(pl.p.Warnings, warns...)
 		if _, err := pl.owned(KindConfig, config.DaemonJSONPath, data, 0o644, component.Docker); err != nil {
 			return err
+		}
+		for _, h := range caHosts {
+			if _, err := pl.owned(KindConfig, config.DockerCAPath(h), o.RegistryCA, 0o644, component.Docker); err != nil {
+				return err
+			}
 		}
 	}
 	if pl.component(component.Crictl) != nil {
@@ -99,6 +114,38 @@ func (pl *planner) configs() error {
 		}
 	}
 	return nil
+}
+
+// mirrorCAs returns the registry mirrors with the CA file set on each
+// https mirror when a registry CA was given, and the mirror hosts that get
+// the CA (installed at <certs.d>/<host>/ca.crt for containerd and Docker).
+func (pl *planner) mirrorCAs() ([]config.RegistryMirror, []string, error) {
+	o := pl.in.Options
+	if len(o.RegistryCA) == 0 {
+		return o.RegistryMirrors, nil, nil
+	}
+	var out []config.RegistryMirror
+	var hosts []string
+	for _, m := range o.RegistryMirrors {
+		scheme, host, err := m.URL()
+		if err != nil {
+			return nil, nil, err
+		}
+		if scheme != "https" {
+			pl.warnf("registry mirror %s speaks plain HTTP: the registry CA does not apply to it", m.Endpoint)
+			out = append(out, m)
+			continue
+		}
+		m.CA = string(config.ContainerdCAPath(host))
+		out = append(out, m)
+		if !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
+	}
+	if len(hosts) == 0 {
+		pl.warnf("a registry CA was given, but no HTTPS registry mirror to use it for: it is not installed")
+	}
+	return out, hosts, nil
 }
 
 func (pl *planner) sandboxImage() string {

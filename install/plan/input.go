@@ -71,8 +71,12 @@ type Options struct {
 	// NoStart enables services without starting them; images are staged.
 	NoStart        bool
 	DefaultRuntime string
-	// RegistryMirrors become containerd hosts.toml files.
+	// RegistryMirrors become containerd hosts.toml files (and Docker's
+	// registry-mirrors where Docker can use them).
 	RegistryMirrors []config.RegistryMirror
+	// RegistryCA is the PEM CA of the https registry mirrors
+	// (config.ParseRegistryCA checked it), installed for containerd and Docker.
+	RegistryCA []byte
 	// Namespaces are containerd namespaces images go into besides k8s.io.
 	Namespaces []string
 	// Kubeconfig, when set, has the RuntimeClasses applied with kubectl.
