@@ -19,6 +19,8 @@ const (
 	Kata       = "kata"
 	Nerdctl    = "nerdctl"
 	Crictl     = "crictl"
+	CNI        = "cni"
+	BuildKit   = "buildkit"
 )
 
 // Runtime names: containerd's runtime handler, Docker's runtime name and
@@ -33,6 +35,7 @@ const (
 const (
 	ContainerdService = "containerd.service"
 	DockerService     = "docker.service"
+	BuildKitService   = "buildkit.service"
 )
 
 // Descriptor is everything satchel knows about one component.
@@ -64,6 +67,12 @@ var registry = []*Descriptor{
 	{Name: Docker, Summary: "Docker Engine static binaries, on the bundle's containerd and runc", Requires: []string{Containerd, Runc}, Service: DockerService, Restarts: []string{DockerService}},
 	{Name: Nerdctl, Summary: "Docker-compatible CLI for containerd", Requires: []string{Containerd}},
 	{Name: Crictl, Summary: "CLI for the Kubernetes CRI", Requires: []string{Containerd}},
+	// The CNI plugins put containers of containerd's CRI and of nerdctl on a
+	// network (nerdctl's README: needed for `nerdctl run`; containerd 2.x's
+	// getting-started installs them into /opt/cni/bin). They need no daemon.
+	{Name: CNI, Summary: "CNI plugins: container networks for the CRI and nerdctl", Restarts: []string{ContainerdService}},
+	// BuildKit's buildkitd with the containerd worker, for `nerdctl build`.
+	{Name: BuildKit, Summary: "BuildKit daemon on the installed containerd (nerdctl build)", Requires: []string{Containerd}, Service: BuildKitService, Restarts: []string{BuildKitService}},
 }
 
 // All returns every descriptor in install order.

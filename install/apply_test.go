@@ -115,7 +115,7 @@ func TestApplyIntoRoot(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.read(state.StagedList)), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Images) != 2 || list.Images[0].Ref != "registry.k8s.io/pause:3.10" || !slices.Equal(list.Images[0].Namespaces, []string{"k8s.io"}) || !list.Images[0].Docker {
+	if len(list.Images) != 2 || list.Images[0].Ref != "registry.k8s.io/pause:3.10" || !slices.Equal(list.Images[0].Namespaces, []string{"k8s.io", "default"}) || !list.Images[0].Docker {
 		t.Errorf("staged list: %+v", list)
 	}
 	for _, si := range list.Images {

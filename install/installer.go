@@ -245,7 +245,7 @@ func (in *Installer) makePlan(ctx context.Context, src *Source, pre *plan.Prefli
 		if !errors.As(err, &need) {
 			return p, err
 		}
-		if err := probe.Fill(in.root, tree, need.Entries, need.Contents); err != nil {
+		if err := probe.Fill(in.root, tree, need); err != nil {
 			return nil, err
 		}
 	}
@@ -253,7 +253,7 @@ func (in *Installer) makePlan(ctx context.Context, src *Source, pre *plan.Prefli
 }
 
 func namespaces(extra []string) []string {
-	ns := []string{DefaultNamespace}
+	ns := []string{DefaultNamespace, plan.ClientNamespace}
 	for _, n := range extra {
 		if !contains(ns, n) {
 			ns = append(ns, n)

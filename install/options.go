@@ -135,6 +135,21 @@ func WithNamespaces(ns ...string) Option {
 	}
 }
 
+// WithCNISubnet sets the subnet of the default container network apply
+// writes when /etc/cni/net.d has none (default config.DefaultCNISubnet).
+func WithCNISubnet(subnet string) Option {
+	return func(o *options) error {
+		if subnet == "" {
+			return nil
+		}
+		if _, err := config.ParseCNISubnet(subnet); err != nil {
+			return manifest.HintError(err, "give an IPv4 network the host does not route, e.g. 10.89.0.0/16")
+		}
+		o.plan.CNISubnet = subnet
+		return nil
+	}
+}
+
 // WithKubeconfig applies the RuntimeClasses with kubectl using this kubeconfig.
 func WithKubeconfig(path string) Option {
 	return func(o *options) error { o.plan.Kubeconfig = path; return nil }

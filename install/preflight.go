@@ -3,6 +3,7 @@ package install
 import (
 	"context"
 
+	"github.com/satchel-dev/satchel/install/config"
 	"github.com/satchel-dev/satchel/install/host"
 	"github.com/satchel-dev/satchel/install/importer"
 	"github.com/satchel-dev/satchel/install/plan"
@@ -21,7 +22,12 @@ func (in *Installer) Preflight(ctx context.Context, src *Source) (*PreflightRepo
 	}
 	comps := in.o.plan.Components
 	stage := !in.Live() || in.o.plan.NoStart || !(in.online() || importer.SocketExists(in.o.containerdSocket))
-	findings := host.Preflight(f, src.Index, host.PreflightOptions{Components: comps, TargetIsLive: in.Live(), StageImages: stage && len(src.Index.Images) > 0})
+	subnet := in.o.plan.CNISubnet
+	if subnet == "" {
+		subnet = config.DefaultCNISubnet
+	}
+	findings := host.Preflight(f, src.Index, host.PreflightOptions{Components: comps, TargetIsLive: in.Live(),
+		StageImages: stage && len(src.Index.Images) > 0, CNISubnet: subnet})
 	failing, _ := host.FailingComponents(findings)
 	bi := src.info()
 	bi.Platform = f.Platform()

@@ -124,7 +124,7 @@ func (in *Installer) uninstallPlan(st *state.State, t plan.Target) (*plan.Plan, 
 		if !errors.As(err, &need) {
 			return p, left, err
 		}
-		if err := probe.Fill(in.root, tree, need.Entries, need.Contents); err != nil {
+		if err := probe.Fill(in.root, tree, need); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -27,6 +27,7 @@ type bundleOptions struct {
 	RegistryMirrors   []string
 	RegistryCA        string
 	Namespaces        []string
+	CNISubnet         string
 	Kubeconfig        string
 	RestrictOOM       bool
 	ContainerdSocket  string
@@ -44,7 +45,8 @@ func (o *bundleOptions) register(c *cobra.Command) {
 	f.StringVar(&o.DefaultRuntime, "default-runtime", "", "default runtime of containerd's CRI and Docker: runc, runsc or kata")
 	f.StringArrayVar(&o.RegistryMirrors, "registry-mirror", nil, "pull REGISTRY from MIRROR, e.g. docker.io=harbor.internal/dockerhub (repeatable)")
 	f.StringVar(&o.RegistryCA, "registry-ca", "", "PEM CA of the HTTPS registry mirrors' certificates, installed for containerd and Docker")
-	f.StringArrayVar(&o.Namespaces, "namespace", nil, "also import images into this containerd namespace (k8s.io always; repeatable)")
+	f.StringArrayVar(&o.Namespaces, "namespace", nil, "also import images into this containerd namespace (k8s.io and default always; repeatable)")
+	f.StringVar(&o.CNISubnet, "cni-subnet", "", "subnet of the default container network written when /etc/cni/net.d has none (default "+config.DefaultCNISubnet+")")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "apply the RuntimeClasses with kubectl and this kubeconfig")
 	f.BoolVar(&o.RestrictOOM, "restrict-oom-score-adj", false, "set CRI's restrict_oom_score_adj (for containerd inside a container without CAP_SYS_RESOURCE)")
 	f.StringVar(&o.ContainerdSocket, "containerd-socket", install.DefaultContainerdSocket, "containerd's socket, for image imports")
@@ -60,6 +62,7 @@ func (o *bundleOptions) options() ([]install.Option, error) {
 		install.WithComponents(o.Components...),
 		install.WithNoStart(o.NoStart),
 		install.WithNamespaces(o.Namespaces...),
+		install.WithCNISubnet(o.CNISubnet),
 		install.WithKubeconfig(o.Kubeconfig),
 		install.WithRestrictOOMScoreAdj(o.RestrictOOM),
 		install.WithContainerdSocket(o.ContainerdSocket),

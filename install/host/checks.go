@@ -2,6 +2,7 @@ package host
 
 import (
 	"fmt"
+	"net/netip"
 	"path"
 	"strings"
 
@@ -167,6 +168,24 @@ func (p *preflight) selinux() {
 		// L102-121: guest SELinux needs a rootfs built with SELINUX=yes.
 		p.add(Finding{ID: "selinux", Severity: SeverityInfo, Component: component.Kata,
 			Message: "kata applies a container's SELinux label to its QEMU process (disable_selinux = false, the default) and runs the guest without SELinux (disable_guest_selinux = true: kata-static's guest image is not built with SELINUX=yes)"})
+	}
+}
+
+// cniSubnet checks the default network's subnet against the host's
+// routes: a container network over a subnet the host reaches through an
+// interface would cut the host off from it (issue 9).
+func (p *preflight) cniSubnet() {
+	if !p.has(CNI) || p.o.CNISubnet == "" {
+		return
+	}
+	pfx, err := netip.ParsePrefix(p.o.CNISubnet)
+	if err != nil {
+		return // the plan refuses it with the reason
+	}
+	if r, ok := p.f.Net.RouteOverlapping(pfx); ok {
+		p.add(Finding{ID: "cni-subnet", Severity: p.runtime(SeverityError), Component: CNI,
+			Message: fmt.Sprintf("the default container network %s overlaps the host's route to %s (%s)", pfx, r.Prefix, r.Interface),
+			Remedy:  "choose a subnet the host does not use (satchel-install apply --cni-subnet 10.89.0.0/16, say)"})
 	}
 }
 

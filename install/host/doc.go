@@ -73,6 +73,7 @@
 //	iptables-missing   (error)             docker, cni          no iptables in the target
 //	iptables-missing   (warning)           -                    no iptables, with neither docker nor cni selected
 //	ip6tables-missing  warning             docker, cni          IPv6 is on and there is no ip6tables
+//	cni-subnet         (error)             cni                  the default container network overlaps a host route
 //	ip-forward         info                -                    IPv4 forwarding is off now (apply turns it on)
 //	ip-forward         warning             -                    a sysctl file applied after satchel's turns forwarding off at boot
 //	package-conflict   error or warning    the component        a packaged engine (warning: runc, or into a directory)

@@ -2,9 +2,11 @@ package host
 
 import (
 	"io/fs"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -23,6 +25,16 @@ type Net struct {
 	// IPv6 is true when the running kernel has IPv6 enabled
 	// (/proc/sys/net/ipv6/conf/all/disable_ipv6 is 0).
 	IPv6 bool `json:"ipv6"`
+	// Routes are the IPv4 routes of the running kernel other than the
+	// default route (/proc/net/route), with their interfaces: a container
+	// network on one of these subnets would hide it.
+	Routes []Route `json:"routes,omitempty"`
+}
+
+// Route is one kernel route.
+type Route struct {
+	Prefix    string `json:"prefix"`
+	Interface string `json:"interface"`
 }
 
 // Tool is a host program found in the root, never run.
@@ -46,7 +58,48 @@ func (g *gatherer) network() Net {
 	n.IP6Tables = findTool(g.root, "ip6tables")
 	b, err := os.ReadFile(filepath.Join(g.proc, "sys", "net", "ipv6", "conf", "all", "disable_ipv6"))
 	n.IPv6 = err == nil && strings.TrimSpace(string(b)) == "0"
+	if b, err := readRegular(filepath.Join(g.proc, "net", "route")); err == nil {
+		n.Routes = parseRoutes(b)
+	}
 	return n
+}
+
+// parseRoutes reads /proc/net/route: "Iface Destination Gateway Flags
+// RefCnt Use Metric Mask …", addresses as little-endian hex (the kernel's
+// fib_route_seq_show).
+func parseRoutes(b []byte) []Route {
+	var out []Route
+	for i, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if i == 0 || len(f) < 8 {
+			continue
+		}
+		dst, err1 := strconv.ParseUint(f[1], 16, 32)
+		mask, err2 := strconv.ParseUint(f[7], 16, 32)
+		if err1 != nil || err2 != nil || mask == 0 {
+			continue
+		}
+		le := func(v uint64) netip.Addr {
+			return netip.AddrFrom4([4]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
+		}
+		bits := 0
+		for m := uint32(mask); m != 0; m &= m - 1 {
+			bits++
+		}
+		p := netip.PrefixFrom(le(dst), bits).Masked()
+		out = append(out, Route{Prefix: p.String(), Interface: f[0]})
+	}
+	return out
+}
+
+// RouteOverlapping returns a route whose subnet overlaps prefix.
+func (n Net) RouteOverlapping(prefix netip.Prefix) (Route, bool) {
+	for _, r := range n.Routes {
+		if p, err := netip.ParsePrefix(r.Prefix); err == nil && p.Overlaps(prefix) {
+			return r, true
+		}
+	}
+	return Route{}, false
 }
 
 // findTool looks for an executable regular file called name in the root's

@@ -49,6 +49,8 @@ type PreflightOptions struct {
 	// StageImages is true when images are staged on disk for import at first
 	// boot (containerd not reachable), which needs their size once more.
 	StageImages bool
+	// CNISubnet is the default network's subnet, when apply writes one.
+	CNISubnet string
 }
 
 // Preflight checks facts against a bundle and returns the findings, in a
@@ -81,6 +83,7 @@ func Preflight(f *Facts, ix *manifest.Index, opts PreflightOptions) []Finding {
 	p.modules()
 	p.selinux()
 	p.network()
+	p.cniSubnet()
 	p.conflicts()
 	p.disk()
 	p.notes()

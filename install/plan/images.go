@@ -23,8 +23,11 @@ func (pl *planner) platformImages() []*manifest.Image {
 	return out
 }
 
+// namespaces are where images go: the CRI's (k8s.io) and the one ctr and
+// nerdctl use unless told otherwise (default), so every client sees them
+// without a pull (issue 9), and those the options add.
 func (pl *planner) namespaces() []string {
-	ns := []string{DefaultNamespace}
+	ns := []string{DefaultNamespace, ClientNamespace}
 	for _, n := range pl.in.Options.Namespaces {
 		if !slices.Contains(ns, n) {
 			ns = append(ns, n)

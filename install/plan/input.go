@@ -77,8 +77,11 @@ type Options struct {
 	// RegistryCA is the PEM CA of the https registry mirrors
 	// (config.ParseRegistryCA checked it), installed for containerd and Docker.
 	RegistryCA []byte
-	// Namespaces are containerd namespaces images go into besides k8s.io.
+	// Namespaces are containerd namespaces images go into besides k8s.io
+	// and default.
 	Namespaces []string
+	// CNISubnet is the default network's subnet ("" for config.DefaultCNISubnet).
+	CNISubnet string
 	// Kubeconfig, when set, has the RuntimeClasses applied with kubectl.
 	Kubeconfig string
 	// RestrictOOMScoreAdj sets CRI's restrict_oom_score_adj (test hosts).
@@ -164,6 +167,9 @@ type Tree interface {
 	// Content is the content of a small regular file at p (nil when there
 	// is none); ok is false when the probe did not read it.
 	Content(p rootfs.Path) (b []byte, ok bool)
+	// List is the names in directory p (nil when there is none); ok is
+	// false when the probe did not list it.
+	List(p rootfs.Path) (names []string, ok bool)
 }
 
 // NeedError says the plan needs to know about paths the probe did not
@@ -171,22 +177,34 @@ type Tree interface {
 type NeedError struct {
 	Entries  []rootfs.Path
 	Contents []rootfs.Path
+	Lists    []rootfs.Path
 }
 
 func (e *NeedError) Error() string {
-	return fmt.Sprintf("the plan needs %d more paths probed and %d read", len(e.Entries), len(e.Contents))
+	return fmt.Sprintf("the plan needs %d more paths probed, %d read and %d listed", len(e.Entries), len(e.Contents), len(e.Lists))
 }
 
 // needs records lookups the tree could not answer.
 type needs struct {
-	entries, contents []rootfs.Path
+	entries, contents, lists []rootfs.Path
 }
 
 func (n *needs) err() error {
-	if len(n.entries) == 0 && len(n.contents) == 0 {
+	if len(n.entries) == 0 && len(n.contents) == 0 && len(n.lists) == 0 {
 		return nil
 	}
-	return &NeedError{Entries: n.entries, Contents: n.contents}
+	return &NeedError{Entries: n.entries, Contents: n.contents, Lists: n.lists}
+}
+
+func (n *needs) list(t Tree, p rootfs.Path) []string {
+	names, ok := t.List(p)
+	if !ok {
+		if !slices.Contains(n.lists, p) {
+			n.lists = append(n.lists, p)
+		}
+		return nil
+	}
+	return names
 }
 
 func (n *needs) entry(t Tree, p rootfs.Path) Entry {
@@ -216,12 +234,16 @@ func (n *needs) content(t Tree, p rootfs.Path) []byte {
 type MapTree struct {
 	Entries  map[rootfs.Path]Entry
 	Contents map[rootfs.Path][]byte
+	Lists    map[rootfs.Path][]string
 }
 
 // NewMapTree returns an empty tree.
 func NewMapTree() *MapTree {
-	return &MapTree{Entries: map[rootfs.Path]Entry{}, Contents: map[rootfs.Path][]byte{}}
+	return &MapTree{Entries: map[rootfs.Path]Entry{}, Contents: map[rootfs.Path][]byte{}, Lists: map[rootfs.Path][]string{}}
 }
+
+// List implements Tree.
+func (t *MapTree) List(p rootfs.Path) ([]string, bool) { n, ok := t.Lists[p]; return n, ok }
 
 // Entry implements Tree.
 func (t *MapTree) Entry(p rootfs.Path) (Entry, bool) { e, ok := t.Entries[p]; return e, ok }

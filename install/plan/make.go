@@ -15,8 +15,12 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 )
 
-// DefaultNamespace is where Kubernetes (CRI) looks for images.
-const DefaultNamespace = "k8s.io"
+// DefaultNamespace is where Kubernetes (CRI) looks for images;
+// ClientNamespace is where ctr and nerdctl look by default.
+const (
+	DefaultNamespace = "k8s.io"
+	ClientNamespace  = "default"
+)
 
 // Lanes: where a bundle's files may go. A path that leads elsewhere
 // through a symlink on the host is refused, whatever the bundle says.
@@ -81,7 +85,7 @@ func Make(in Input) (*Plan, error) {
 			pl.p.Runtimes = append([]string{component.RuntimeRunc}, pl.p.Runtimes...)
 		}
 	}
-	steps := []func() error{pl.files, pl.installer, pl.profile, pl.kernel, pl.kata, pl.configs, pl.units, pl.images, pl.removals, pl.services, pl.kube}
+	steps := []func() error{pl.files, pl.installer, pl.profile, pl.kernel, pl.kata, pl.configs, pl.cni, pl.units, pl.images, pl.removals, pl.services, pl.kube}
 	for _, s := range steps {
 		if err := s(); err != nil {
 			return nil, err

@@ -65,6 +65,15 @@ func (d disk) fill(t *MapTree, need *NeedError) {
 			t.Contents[p] = nil
 		}
 	}
+	for _, dir := range need.Lists {
+		var names []string
+		for p := range d {
+			if p.Dir() == dir {
+				names = append(names, p.Base())
+			}
+		}
+		t.Lists[dir] = names
+	}
 }
 
 func make_(t *testing.T, in Input, d disk) *Plan {

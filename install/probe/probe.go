@@ -25,8 +25,31 @@ import (
 // MaxContent bounds a file whose content the plan reads (configurations).
 const MaxContent = 1 << 20
 
-// Fill adds entries and contents for paths to t, as root has them.
-func Fill(root *rootfs.Root, t *plan.MapTree, entries, contents []rootfs.Path) error {
+// Fill adds what a plan asked for (plan.NeedError) to t, as root has it.
+func Fill(root *rootfs.Root, t *plan.MapTree, need *plan.NeedError) error {
+	if err := fill(root, t, need.Entries, need.Contents); err != nil {
+		return err
+	}
+	for _, p := range need.Lists {
+		if _, ok := t.Lists[p]; ok {
+			continue
+		}
+		names, err := root.ReadDir(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			t.Lists[p] = nil
+		case err != nil:
+			return err
+		case names == nil:
+			t.Lists[p] = []string{}
+		default:
+			t.Lists[p] = names
+		}
+	}
+	return nil
+}
+
+func fill(root *rootfs.Root, t *plan.MapTree, entries, contents []rootfs.Path) error {
 	for _, p := range entries {
 		if _, ok := t.Entries[p]; ok {
 			continue

@@ -1,0 +1,33 @@
+package plan
+
+import (
+	"strings"
+
+	"github.com/satchel-dev/satchel/component"
+	"github.com/satchel-dev/satchel/install/config"
+)
+
+// cni plans the default network for the CRI (issue 9): written when
+// /etc/cni/net.d holds no network configuration; a Kubernetes network
+// already there (Calico, Flannel…) is left alone, and said so.
+func (pl *planner) cni() error {
+	if pl.component(component.CNI) == nil {
+		return nil
+	}
+	var others []string
+	for _, n := range pl.need.list(pl.in.Tree, config.CNIConfDir) {
+		if config.IsCNIConfig(n) && config.CNIConfDir.Join(n) != config.CNIConfigPath {
+			others = append(others, n)
+		}
+	}
+	if len(others) > 0 {
+		pl.warnf("%s already holds a network configuration (%s): satchel's default network is not written, and the CRI uses the first of those", config.CNIConfDir, strings.Join(others, ", "))
+		return nil
+	}
+	data, err := config.CNIConflist(config.CNIOptions{Subnet: pl.in.Options.CNISubnet})
+	if err != nil {
+		return err
+	}
+	_, err = pl.owned(KindConfig, config.CNIConfigPath, data, 0o644, component.CNI)
+	return err
+}
