@@ -6,6 +6,7 @@
 #   make demo       offline demo: stand-in mirror + registry -> signed bundle -> ./demo-root
 #   make e2e        real containerd/runc/runsc/docker run what a bundle installed (root)
 #   make e2e-vm     the same in a disconnected systemd VM under qemu
+#   make e2e-fleet  Ansible rolls a bundle out over SSH to three hosts (root)
 
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -14,7 +15,7 @@ LDFLAGS  := -s -w -buildid= -X $(PKG)/internal/version.Version=$(VERSION)
 # Static, reproducible: no cgo, no paths, no build ids, no VCS stamps.
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags "$(LDFLAGS)"
 
-.PHONY: all build test unit vet e2e e2e-vm demo clean
+.PHONY: all build test unit vet e2e e2e-vm e2e-fleet demo clean
 
 all: build
 
@@ -39,7 +40,7 @@ unit:
 	$(GO) test -count=1 ./...
 
 # The whole suite: what CI runs (.ci/run) and what README.md shows.
-test: vet unit e2e e2e-vm
+test: vet unit e2e e2e-fleet e2e-vm
 
 demo: build
 	$(GO) run ./internal/demo/cmd -bin bin -dir demo
@@ -49,6 +50,9 @@ e2e: build
 
 e2e-vm: build
 	bash test/e2e/vm.sh
+
+e2e-fleet: build
+	bash test/e2e/fleet.sh
 
 clean:
 	rm -rf bin demo demo-root

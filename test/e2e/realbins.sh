@@ -43,7 +43,7 @@ APT_PACKAGES=(
 	containerd runc docker.io docker-registry skopeo umoci
 	qemu-system-x86 qemu-utils qemu-user-static debootstrap
 	libseccomp-dev pkg-config gcc libc6-dev busybox-static file e2fsprogs iproute2 curl
-	util-linux ca-certificates runsc
+	util-linux ca-certificates runsc ansible-core openssh-server openssh-client jq
 )
 
 log() { printf '[realbins %s] %s\n' "$(date +%T)" "$*" >&2; }
