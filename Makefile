@@ -10,6 +10,7 @@
 #   make e2e        real containerd/runc/runsc/docker run what a bundle installed, and
 #                   satchel-bundle push into a real registry nodes pull from (root)
 #   make e2e-vm     the same in a disconnected systemd VM under qemu
+#   make e2e-fleet  Ansible rolls a bundle out over SSH to three hosts (root)
 
 GO       ?= go
 # A tagged build is its tag (v0.3.0, v0.3.0-12-gabc1234); an untagged one is
@@ -21,7 +22,7 @@ LDFLAGS  := -s -w -buildid= -X $(PKG)/internal/version.Version=$(VERSION)
 # Static, reproducible: no cgo, no paths, no build ids, no VCS stamps.
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags "$(LDFLAGS)"
 
-.PHONY: all build check test unit vet hardening e2e e2e-push e2e-vm demo clean
+.PHONY: all build check test unit vet hardening e2e e2e-push e2e-fleet e2e-vm demo clean
 
 all: build
 
@@ -58,7 +59,7 @@ hardening:
 	@$(TIMED) hardening env GO=$(GO) bash test/hardening.sh
 
 # The whole suite: what CI runs (.ci/run) and what README.md shows.
-test: vet unit hardening e2e e2e-vm
+test: vet unit hardening e2e e2e-fleet e2e-vm
 
 demo: build
 	$(GO) run ./internal/demo/cmd -bin bin -dir demo
@@ -72,6 +73,9 @@ e2e-push: build
 
 e2e-vm: build
 	@$(TIMED) e2e-vm bash test/e2e/vm.sh
+
+e2e-fleet: build
+	@$(TIMED) e2e-fleet bash test/e2e/fleet.sh
 
 clean:
 	rm -rf bin demo demo-root
