@@ -20,6 +20,7 @@ import (
 	"github.com/satchel-dev/satchel/install/systemd"
 	"github.com/satchel-dev/satchel/install/txn"
 	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/pack"
 )
 
 // Event is one progress report (package txn).
@@ -224,11 +225,16 @@ func (in *Installer) makePlan(ctx context.Context, src *Source, pre *plan.Prefli
 	}
 	opts := in.o.plan
 	if opts.Self != "" {
-		if d, size, err := fileDigest(opts.Self); err == nil {
-			opts.SelfDigest, opts.SelfSize = d, size
-		} else {
+		// A self-extracting .run copies only its program part, not the
+		// bundle it carries.
+		n, err := pack.ProgramLength(opts.Self)
+		if err != nil {
 			return nil, fmt.Errorf("reading the installer %s: %w", opts.Self, err)
 		}
+		if opts.SelfDigest, err = fileDigest(opts.Self, n); err != nil {
+			return nil, fmt.Errorf("reading the installer %s: %w", opts.Self, err)
+		}
+		opts.SelfSize = n
 	}
 	input := plan.Input{
 		Index: src.Index, Bundle: src.info(), Blobs: src.bundle, Files: src.bundle, Facts: facts, Preflight: pre, Target: t, Previous: prev,

@@ -76,19 +76,18 @@ func memoArchiveDigest(s *Source, platform string) func(*manifest.Image) (manife
 	}
 }
 
-// fileDigest returns the sha256 and size of a host file.
-func fileDigest(p string) (manifest.Digest, int64, error) {
+// fileDigest returns the sha256 of the first n bytes of a host file.
+func fileDigest(p string, n int64) (manifest.Digest, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return "", 0, err
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, err
+	if _, err := io.CopyN(h, f, n); err != nil {
+		return "", err
 	}
-	return manifest.FromHash(manifest.SHA256, h), n, nil
+	return manifest.FromHash(manifest.SHA256, h), nil
 }
 
 // maxKeySize bounds a public key file: a PEM public key is well under 4 KiB.

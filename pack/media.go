@@ -443,3 +443,27 @@ func Embedded(path string) bool {
 	_, ok, err := findTrailer(f, st.Size())
 	return ok && err == nil
 }
+
+// ProgramLength is the length of the program at the start of a
+// self-extracting file (the bytes before the embedded bundle), or the
+// whole file's size when it carries no bundle: what to copy to install
+// the program alone.
+func ProgramLength(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	sec, ok, err := findTrailer(f, st.Size())
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return st.Size(), nil
+	}
+	return st.Size() - sec.Size() - int64(sfxTrailerLen), nil
+}

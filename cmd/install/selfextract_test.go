@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,6 +44,12 @@ func TestSelfExtractingRun(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "usr/local/bin/runsc")); err != nil {
 		t.Fatalf("not installed: %v", err)
+	}
+	// The installer copies itself, not the bundle it carries.
+	plain, _ := os.ReadFile(installer)
+	copied, err := os.ReadFile(filepath.Join(root, "usr/local/bin/satchel-install"))
+	if err != nil || !bytes.Equal(copied, plain) {
+		t.Errorf("installed satchel-install is %d bytes, the program is %d (%v)", len(copied), len(plain), err)
 	}
 	// The plain installer, without FILE, says what it needs.
 	out, err := exec.Command(installer, "apply", "--key", filepath.Join(dir, "satchel.pub"), "--root", root).CombinedOutput()

@@ -360,7 +360,7 @@ func (pl *planner) installer() error {
 	}
 	a := Action{Kind: KindInstaller, Path: cur.Resolved, Mode: 0o755, Digest: o.SelfDigest, Size: o.SelfSize, OldDigest: cur.Digest,
 		Change:  change(cur, cur.Kind == EntryFile && cur.Digest == o.SelfDigest && cur.Mode.Perm() == 0o755),
-		Content: Content{Kind: ContentHostFile, HostPath: o.Self}}
+		Content: Content{Kind: ContentHostFile, HostPath: o.Self, Length: o.SelfSize}}
 	pl.claim(a)
 	return nil
 }

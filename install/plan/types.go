@@ -73,6 +73,9 @@ type Content struct {
 	File     manifest.File
 	Image    *manifest.Image
 	HostPath string
+	// Length, when set, takes only the first Length bytes of HostPath (the
+	// installer out of a self-extracting .run file).
+	Length int64
 }
 
 // Owner is a file's numeric owner.

@@ -185,7 +185,9 @@ func Same(a, b *State) bool {
 		return a == b
 	}
 	strip := func(s State) []byte {
-		s.RunID, s.When, s.History = "", time.Time{}, nil
+		// Which file the key was read from says nothing about the install:
+		// the same key from another path is the same trust (KeyID).
+		s.RunID, s.When, s.History, s.Bundle.KeySource = "", time.Time{}, nil, ""
 		j, _ := json.Marshal(s)
 		return j
 	}

@@ -355,7 +355,11 @@ func (r *Run) writeContent(p *plan.Plan, a *plan.Action, tmp string, mode fs.Fil
 			return err
 		}
 		defer f.Close()
-		return root.WriteFile(a.Path, tmp, f, mode, owner)
+		var r io.Reader = f
+		if c.Length > 0 {
+			r = io.LimitReader(f, c.Length)
+		}
+		return root.WriteFile(a.Path, tmp, r, mode, owner)
 	case plan.ContentOriginal:
 		return root.CopyFile(a.Original, a.Path, tmp)
 	case plan.ContentImageArchive:
