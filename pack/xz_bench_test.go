@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -163,7 +164,11 @@ func makeXZInput() xzInput {
 			want = int64(mb) << 20
 		}
 	}
-	toolDir := filepath.Join(runtime.GOROOT(), "pkg", "tool", runtime.GOOS+"_"+runtime.GOARCH)
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return xzInput{err: "go env GOROOT: " + err.Error()}
+	}
+	toolDir := filepath.Join(strings.TrimSpace(string(goroot)), "pkg", "tool", runtime.GOOS+"_"+runtime.GOARCH)
 	entries, err := os.ReadDir(toolDir)
 	if err != nil {
 		return xzInput{err: "reading Go tool dir: " + err.Error()}

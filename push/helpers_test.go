@@ -166,8 +166,7 @@ func writeBundle(t testing.TB, dir string, images ...testImage) *testBundle {
 		}
 		im.Blobs = append(im.Blobs, dg)
 	}
-	var addImage func(im *manifest.Image, img v1.Image)
-	addImage = func(im *manifest.Image, img v1.Image) {
+	addImage := func(im *manifest.Image, img v1.Image) {
 		raw, _ := img.RawManifest()
 		d, _ := img.Digest()
 		put(im, d, raw)

@@ -93,8 +93,12 @@ func validatePubKey(pub crypto.PublicKey) error {
 		default:
 			return fmt.Errorf("ecdsa curve %s is not supported, it must be NIST P-256, P-384 or P-521", k.Curve.Params().Name)
 		}
-		if !k.IsOnCurve(k.X, k.Y) { //nolint:staticcheck // the point was parsed by x509, this is a second guard
-			return errors.New("ecdsa public key is not on its curve")
+		// A second guard after x509's parse: the encoding must round-trip
+		// through the curve's own point decoding (an off-curve point does not).
+		if raw, err := k.Bytes(); err != nil {
+			return fmt.Errorf("ecdsa public key: %w", err)
+		} else if _, err := ecdsa.ParseUncompressedPublicKey(k.Curve, raw); err != nil {
+			return fmt.Errorf("ecdsa public key is not on its curve: %w", err)
 		}
 		return nil
 	case ed25519.PublicKey:

@@ -6,11 +6,8 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 )
 
-// versionNums and compareVersions are manifest's, named for this package's callers.
-var (
-	versionNums     = manifest.VersionNums
-	compareVersions = manifest.CompareVersions
-)
+// compareVersions is manifest's, named for this package's callers.
+var compareVersions = manifest.CompareVersions
 
 // isDotted reports whether s is a plain version like "2.28" or "2.2.5".
 func isDotted(s string) bool {

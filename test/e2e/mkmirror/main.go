@@ -293,7 +293,7 @@ func readTOML(p string) (map[string]any, error) {
 
 func tomlGet(args []string) error {
 	if len(args) < 2 {
-		return errors.New("usage: toml-get FILE KEY...")
+		return errors.New("usage: toml-get FILE KEY [KEY]")
 	}
 	m, err := readTOML(args[0])
 	if err != nil {
@@ -319,7 +319,7 @@ func tomlGet(args []string) error {
 
 func tomlSet(args []string) error {
 	if len(args) < 4 {
-		return errors.New("usage: toml-set IN OUT VALUE KEY...")
+		return errors.New("usage: toml-set IN OUT VALUE KEY [KEY]")
 	}
 	m, err := readTOML(args[0])
 	if err != nil {
@@ -407,7 +407,7 @@ func checks(args []string) error {
 
 func jsonGet(args []string, keys bool) error {
 	if len(args) < 1 {
-		return errors.New("usage: json-get|json-keys FILE KEY...")
+		return errors.New("usage: json-get|json-keys FILE KEY [KEY]")
 	}
 	b, err := os.ReadFile(args[0])
 	if err != nil {
