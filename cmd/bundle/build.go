@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/satchel-dev/satchel/build"
+	"github.com/satchel-dev/satchel/bundler"
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/internal/human"
 	"github.com/satchel-dev/satchel/manifest"
@@ -68,7 +68,7 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 	if err != nil {
 		return err
 	}
-	bo := build.Options{Platforms: o.Platforms, Output: o.Output, Force: o.Force, Progress: progressFunc(c.ErrOrStderr(), g.JSON)}
+	bo := bundler.Options{Platforms: o.Platforms, Output: o.Output, Force: o.Force, Progress: progressFunc(c.ErrOrStderr(), g.JSON)}
 	if err := o.apply(&bo); err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 	}
 	bo.Signer = signer
 	p := cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON)
-	res, err := build.Build(c.Context(), spec, bo)
+	res, err := bundler.Build(c.Context(), spec, bo)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,5 @@
-// Package build turns a bundle spec into a signed bundle file.
+// Package bundler turns a spec and its lock into a signed bundle: the
+// pipeline behind `satchel-bundle lock` and `satchel-bundle build`.
 //
 // # Pipeline
 //
@@ -18,4 +19,4 @@
 //
 // This package sits between the cmd wiring and the fetch/pack/verify
 // libraries; it holds the orchestration only.
-package build
+package bundler
