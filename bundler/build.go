@@ -54,6 +54,10 @@ type Result struct {
 	Files    int
 	Blobs    int
 	Duration time.Duration
+	// Warnings are what the build skipped without failing (a bash
+	// completion no binary of which runs on this builder); each is also an
+	// info note in the index.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func (o Options) fetcher() (*fetch.Fetcher, error) {
@@ -68,6 +72,13 @@ func (o Options) fetcher() (*fetch.Fetcher, error) {
 		opts = append(opts, fetch.WithLogger(o.Logger))
 	}
 	return fetch.New(append(opts, o.FetchOptions...)...)
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (o Options) imageOptions(platforms []string) fetch.ImageOptions {
@@ -181,6 +192,7 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	}
 	blobs := map[manifest.Digest]manifest.Blob{}
 	nfiles := 0
+	result := &Result{Path: o.Output}
 	for _, c := range res.Components {
 		comp := manifest.Component{Name: c.Name, Version: c.Version, Variant: c.Variant}
 		for i, j := range jobs {
@@ -191,14 +203,26 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 			if err != nil {
 				return nil, fmt.Errorf("unpacking %s %s (%s) from %s: %w", c.Name, c.Version, j.a.Platform, j.a.URL, err)
 			}
-			nfiles += len(files)
 			comp.Artifacts = append(comp.Artifacts, manifest.Artifact{
 				Platform: j.a.Platform, URL: j.a.URL, Digest: j.d, DigestSource: j.s, Files: files,
 			})
 		}
-		if len(comp.Artifacts) > 0 {
-			ix.Components = append(ix.Components, comp)
+		if len(comp.Artifacts) == 0 {
+			continue
 		}
+		warnings, notes, err := addCompletions(ctx, &comp, store, blobs)
+		if err != nil {
+			return nil, fmt.Errorf("bash completion of %s %s: %w", c.Name, c.Version, err)
+		}
+		for _, w := range warnings {
+			o.logger().Warn(w)
+		}
+		result.Warnings = append(result.Warnings, warnings...)
+		ix.Notes = append(ix.Notes, notes...)
+		for _, a := range comp.Artifacts {
+			nfiles += len(a.Files)
+		}
+		ix.Components = append(ix.Components, comp)
 	}
 
 	layoutDir := filepath.Join(cache, "oci")
@@ -242,7 +266,8 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Path: o.Output, Index: ix, Size: st.Size(), Files: nfiles, Blobs: len(ix.Blobs), Duration: time.Since(start)}, nil
+	result.Index, result.Size, result.Files, result.Blobs, result.Duration = ix, st.Size(), nfiles, len(ix.Blobs), time.Since(start)
+	return result, nil
 }
 
 func putLayoutBlob(store *pack.BlobStore, layoutDir string, d manifest.Digest) (manifest.Blob, error) {

@@ -256,6 +256,27 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 	if len(ix.Images) != 2 {
 		t.Fatalf("images: %+v", ix.Images)
 	}
+	// Bash completions, generated at build time from the stand-ins: one blob
+	// for every platform's artifact, a file of its component.
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings: %q", res.Warnings)
+	}
+	for _, tool := range []string{"nerdctl", "crictl"} {
+		c, _ := ix.Component(tool)
+		var blob manifest.Digest
+		for _, a := range c.Artifacts {
+			i := slices.IndexFunc(a.Files, func(f manifest.File) bool { return f.Path == profiles.CompletionDir+"/"+tool })
+			if i < 0 {
+				t.Errorf("%s %s: no bash completion", tool, a.Platform)
+				continue
+			}
+			if f := a.Files[i]; f.Mode != 0o644 || blob != "" && f.Blob != blob {
+				t.Errorf("%s %s: completion %+v (first platform's blob %s)", tool, a.Platform, f, blob)
+			} else {
+				blob = f.Blob
+			}
+		}
+	}
 
 	// The strict reader agrees, and every file decompresses to its digest.
 	b, err := pack.OpenPath(out)
@@ -265,6 +286,21 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 	defer b.Close()
 	if _, _, err := pack.VerifyBundle(b, []*verify.Verifier{e.pub}, true); err != nil {
 		t.Fatal(err)
+	}
+	nc, _ := ix.Component("nerdctl")
+	for _, f := range nc.Artifacts[len(nc.Artifacts)-1].Files {
+		if f.Path != profiles.CompletionDir+"/nerdctl" {
+			continue
+		}
+		rc, err := b.OpenFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !strings.Contains(string(text), "\ncomplete -F _satchel_standin_nerdctl nerdctl\n") {
+			t.Errorf("nerdctl completion %q (%v)", text, err)
+		}
 	}
 
 	// Byte-identical rebuild from the same lock; then warm, with the

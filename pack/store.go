@@ -3,6 +3,7 @@ package pack
 import (
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -126,6 +127,82 @@ func (s *BlobStore) Open(d manifest.Digest) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("opening blob %s: %w", d, err)
 	}
 	return f, nil
+}
+
+// OpenFile opens the content of a file stored by PutFile: the blob is
+// decompressed while its stored bytes and the content are hashed, and the
+// reader returns an error instead of io.EOF unless the blob's digest and the
+// file's digest and size all match. A caller that acts on the content only
+// after reading it to EOF therefore acts only on verified bytes.
+func (s *BlobStore) OpenFile(f manifest.File) (io.ReadCloser, error) {
+	if f.Type != manifest.TypeFile {
+		return nil, fmt.Errorf("blob store: %s is not a regular file", f.Path)
+	}
+	for _, d := range []manifest.Digest{f.Blob, f.Digest} {
+		if _, err := manifest.ParseDigest(string(d)); err != nil {
+			return nil, fmt.Errorf("blob store: %s: %w", f.Path, err)
+		}
+	}
+	rc, err := s.Open(f.Blob)
+	if err != nil {
+		return nil, err
+	}
+	blobHash := f.Blob.NewHash()
+	dec, err := zstd.NewReader(io.TeeReader(rc, blobHash), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return &storedFile{f: f, stored: rc, dec: dec, blobHash: blobHash, contentHash: f.Digest.NewHash()}, nil
+}
+
+type storedFile struct {
+	f                     manifest.File
+	stored                io.ReadCloser
+	dec                   *zstd.Decoder
+	blobHash, contentHash hash.Hash
+	n                     int64
+	err                   error
+}
+
+func (r *storedFile) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.dec.Read(p)
+	r.contentHash.Write(p[:n])
+	r.n += int64(n)
+	switch {
+	case r.n > r.f.Size:
+		r.err = r.mismatch(fmt.Errorf("%s: content is longer than its recorded %d bytes", r.f.Path, r.f.Size))
+		return 0, r.err
+	case err == io.EOF:
+		// The decoder may stop before the end of the stored bytes.
+		if _, cerr := io.Copy(r.blobHash, r.stored); cerr != nil {
+			r.err = fmt.Errorf("blob store: %s: %w", r.f.Path, cerr)
+		} else if got := manifest.FromHash(r.f.Blob.Algorithm(), r.blobHash); got != r.f.Blob {
+			r.err = r.mismatch(fmt.Errorf("%s: blob %s has digest %s", r.f.Path, r.f.Blob, got))
+		} else if got := manifest.FromHash(r.f.Digest.Algorithm(), r.contentHash); got != r.f.Digest || r.n != r.f.Size {
+			r.err = r.mismatch(fmt.Errorf("%s: content has digest %s and %d bytes, recorded %s and %d", r.f.Path, got, r.n, r.f.Digest, r.f.Size))
+		} else {
+			r.err = io.EOF
+		}
+		return n, r.err
+	case err != nil:
+		r.err = r.mismatch(fmt.Errorf("%s: blob %s: %w", r.f.Path, r.f.Blob, err))
+		return n, r.err
+	}
+	return n, nil
+}
+
+func (r *storedFile) mismatch(err error) error {
+	return manifest.VerificationError(manifest.HintError(fmt.Errorf("blob store: %w", err),
+		"the blob store is damaged; delete the blob and build again"))
+}
+
+func (r *storedFile) Close() error {
+	r.dec.Close()
+	return r.stored.Close()
 }
 
 // put writes a blob through write into a temporary file, hashing the stored

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -198,5 +199,55 @@ func TestPutFileBoundedMemory(t *testing.T) {
 	io.Copy(h, &zeroish{n: size})
 	if manifest.FromHash("sha256", h) != d {
 		t.Error("content digest differs")
+	}
+}
+
+func TestOpenFileVerifiesBlobAndContent(t *testing.T) {
+	s, err := NewBlobStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := pseudoRandom(7, 200_000)
+	d, size, blob, err := s.PutFile(bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := manifest.File{Path: "/usr/local/bin/x", Mode: 0o755, Digest: d, Size: size, Blob: blob.Digest}
+	read := func(f manifest.File) ([]byte, error) {
+		rc, err := s.OpenFile(f)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	if got, err := read(f); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("round trip: %v", err)
+	}
+	for name, bad := range map[string]manifest.File{
+		"content digest": func() manifest.File { g := f; g.Digest = manifest.DigestOf("sha256", []byte("other")); return g }(),
+		"shorter size":   func() manifest.File { g := f; g.Size--; return g }(),
+		"longer size":    func() manifest.File { g := f; g.Size++; return g }(),
+	} {
+		if _, err := read(bad); manifest.ExitCode(err) != manifest.ExitVerification {
+			t.Errorf("%s: err %v, want a verification error", name, err)
+		}
+	}
+	if _, err := read(manifest.File{Path: "/l", Type: manifest.TypeSymlink, Target: "x"}); err == nil {
+		t.Error("a symlink opened as a file")
+	}
+
+	// A stored blob damaged after the put: caught even where zstd would not notice.
+	stored, _ := os.ReadFile(s.Path(blob.Digest))
+	skippable := []byte{0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 'e', 'v', 'i', 'l'} // a zstd skippable frame
+	for name, damaged := range map[string][]byte{
+		"skippable frame appended": append(slices.Clone(stored), skippable...),
+		"zeros appended":           append(slices.Clone(stored), 0, 0, 0, 0),
+		"byte flipped":             func() []byte { b := slices.Clone(stored); b[len(b)/2] ^= 1; return b }(),
+	} {
+		os.WriteFile(s.Path(blob.Digest), damaged, 0o644)
+		if _, err := read(f); manifest.ExitCode(err) != manifest.ExitVerification {
+			t.Errorf("%s: err %v, want a verification error", name, err)
+		}
 	}
 }

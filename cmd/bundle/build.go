@@ -86,6 +86,9 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 		return err
 	}
 	return p.Print(res, func(w io.Writer) {
+		for _, warning := range res.Warnings {
+			fmt.Fprintf(c.ErrOrStderr(), "warning: %s\n", warning)
+		}
 		fmt.Fprintf(w, "wrote %s: %s %s (sequence %d), %s, %d files in %d blobs, platforms %s, signed by %s, in %s\n",
 			res.Path, res.Index.Name, res.Index.Version, res.Index.Sequence, human.Bytes(res.Size), res.Files, res.Blobs,
 			strings.Join(res.Index.Platforms, ", "), signer.KeyID(), res.Duration.Round(1e7))
