@@ -3,14 +3,14 @@ package bundler
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/satchel-dev/satchel/fetch"
@@ -38,6 +38,11 @@ type Options struct {
 	// Created is the bundle's creation time; zero means SOURCE_DATE_EPOCH, else now.
 	Created time.Time
 
+	// Parallelism bounds the build's CPU work: how many upstream archives
+	// are decompressed, and how many files hashed and compressed, at once.
+	// Zero means GOMAXPROCS. The bundle's bytes do not depend on it.
+	Parallelism int
+
 	Progress func(fetch.Event)
 	Logger   *slog.Logger
 
@@ -60,18 +65,33 @@ type Result struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-func (o Options) fetcher() (*fetch.Fetcher, error) {
+// fetcher makes the Fetcher; also, when given, is called with every event
+// before o.Progress.
+func (o Options) fetcher(also ...func(fetch.Event)) (*fetch.Fetcher, error) {
 	opts := []fetch.Option{fetch.WithMirrors(o.Mirrors)}
 	if o.CacheDir != "" {
 		opts = append(opts, fetch.WithCacheDir(o.CacheDir))
 	}
-	if o.Progress != nil {
-		opts = append(opts, fetch.WithProgress(o.Progress))
+	if hooks := append(slices.Clone(also), o.Progress); len(also) > 0 || o.Progress != nil {
+		opts = append(opts, fetch.WithProgress(func(e fetch.Event) {
+			for _, h := range hooks {
+				if h != nil {
+					h(e)
+				}
+			}
+		}))
 	}
 	if o.Logger != nil {
 		opts = append(opts, fetch.WithLogger(o.Logger))
 	}
 	return fetch.New(append(opts, o.FetchOptions...)...)
+}
+
+func (o Options) parallelism() int {
+	if o.Parallelism > 0 {
+		return o.Parallelism
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 func (o Options) logger() *slog.Logger {
@@ -142,25 +162,14 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	f, err := o.fetcher()
-	if err != nil {
-		return nil, err
-	}
 	store, err := pack.NewBlobStore(filepath.Join(cache, "blobs"))
 	if err != nil {
 		return nil, err
 	}
 
-	// Pin and fetch every artifact first: a missing pin or a bad download
-	// fails the build before any unpacking work.
-	type job struct {
-		c profiles.ResolvedComponent
-		a profiles.ResolvedArtifact
-		d manifest.Digest
-		s string
-	}
-	var jobs []job
-	var reqs []fetch.Request
+	// Pin every artifact and image first: a missing pin fails the build
+	// before any download or unpacking work.
+	var jobs []artifactJob
 	for _, c := range res.Components {
 		for _, a := range c.Artifacts {
 			if !slices.Contains(platforms, a.Platform) {
@@ -170,12 +179,36 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 			if err != nil {
 				return nil, err
 			}
-			jobs = append(jobs, job{c, a, d, src})
-			reqs = append(reqs, fetch.Request{URL: a.URL, Digest: d})
+			jobs = append(jobs, artifactJob{c, a, d, src})
 		}
 	}
-	paths, err := f.Fetch(ctx, reqs)
+	imagePins := make([]manifest.Digest, len(res.Images))
+	for i, im := range res.Images {
+		if imagePins[i], err = imagePin(o.Lock, im); err != nil {
+			return nil, err
+		}
+	}
+
+	p, err := newPipeline(ctx, store, filepath.Join(cache, "spool"), o.parallelism())
 	if err != nil {
+		return nil, err
+	}
+	defer p.close()
+	var (
+		wg        sync.WaitGroup
+		artifacts []manifest.Artifact
+		images    []manifest.Image
+		artErr    error
+		imageErr  error
+	)
+	wg.Add(2)
+	go func() { defer wg.Done(); artifacts, artErr = p.artifacts(o, jobs) }()
+	go func() {
+		defer wg.Done()
+		images, imageErr = p.images(res.Images, imagePins, o.imageOptions(platforms), filepath.Join(cache, "oci"))
+	}()
+	wg.Wait()
+	if err := p.firstError(artErr, imageErr); err != nil {
 		return nil, err
 	}
 
@@ -189,23 +222,17 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 		Platforms:     platforms,
 		Requirements:  manifest.Requirements{Installer: version.FormatInstaller, MinKernel: res.MinKernel},
 		Notes:         res.Notes,
+		Images:        images,
 	}
-	blobs := map[manifest.Digest]manifest.Blob{}
+	blobs := p.blobs
 	nfiles := 0
 	result := &Result{Path: o.Output}
 	for _, c := range res.Components {
 		comp := manifest.Component{Name: c.Name, Version: c.Version, Variant: c.Variant}
 		for i, j := range jobs {
-			if j.c.Name != c.Name || j.c.Version != c.Version {
-				continue
+			if j.c.Name == c.Name && j.c.Version == c.Version {
+				comp.Artifacts = append(comp.Artifacts, artifacts[i])
 			}
-			files, err := unpackArtifact(paths[i], j.a, store, blobs)
-			if err != nil {
-				return nil, fmt.Errorf("unpacking %s %s (%s) from %s: %w", c.Name, c.Version, j.a.Platform, j.a.URL, err)
-			}
-			comp.Artifacts = append(comp.Artifacts, manifest.Artifact{
-				Platform: j.a.Platform, URL: j.a.URL, Digest: j.d, DigestSource: j.s, Files: files,
-			})
 		}
 		if len(comp.Artifacts) == 0 {
 			continue
@@ -223,27 +250,6 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 			nfiles += len(a.Files)
 		}
 		ix.Components = append(ix.Components, comp)
-	}
-
-	layoutDir := filepath.Join(cache, "oci")
-	for _, im := range res.Images {
-		d, err := imagePin(o.Lock, im)
-		if err != nil {
-			return nil, err
-		}
-		got, err := fetch.PullImage(ctx, im.Ref, d, o.imageOptions(platforms), layoutDir)
-		if err != nil {
-			return nil, fmt.Errorf("pulling %s: %w", im.Ref, err)
-		}
-		got.Role = im.Role
-		for _, bd := range got.Blobs {
-			b, err := putLayoutBlob(store, layoutDir, bd)
-			if err != nil {
-				return nil, fmt.Errorf("storing %s blob %s: %w", im.Ref, bd, err)
-			}
-			blobs[b.Digest] = b
-		}
-		ix.Images = append(ix.Images, *got)
 	}
 
 	for _, b := range blobs {
@@ -279,98 +285,6 @@ func putLayoutBlob(store *pack.BlobStore, layoutDir string, d manifest.Digest) (
 	return store.PutRaw(d, f)
 }
 
-// unpackArtifact stores every file the catalog's rules select from one
-// upstream artifact and returns the index entries for them, in the order of
-// the rules (then archive order for tree rules).
-func unpackArtifact(archivePath string, a profiles.ResolvedArtifact, store *pack.BlobStore, blobs map[manifest.Digest]manifest.Blob) ([]manifest.File, error) {
-	in, err := os.Open(archivePath)
-	if err != nil {
-		return nil, err
-	}
-	defer in.Close()
-	kind := a.Archive
-	if kind == "" {
-		if kind, err = pack.ArchiveKind(a.URL); err != nil {
-			return nil, err
-		}
-	}
-	tmpDir, err := os.MkdirTemp("", "satchel-unpack-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmpDir)
-
-	matched := make([]bool, len(a.Files))
-	var files []manifest.File
-	stored := map[string]manifest.File{} // archive name → stored file, for hard links
-	walk := func(e pack.ArchiveEntry, content io.Reader) error {
-		ri, target, ok := matchRule(a.Files, e.Name)
-		if !ok {
-			return nil
-		}
-		matched[ri] = true
-		rule := a.Files[ri]
-		switch e.Type {
-		case pack.TypeDir:
-			return nil
-		case pack.TypeHardlink:
-			// A hard link installs a copy of the file it names; the blob is shared.
-			f, ok := stored[e.Linkname]
-			if !ok {
-				return manifest.Hintf("the catalog's file rules must select the link's target too",
-					"%s: hard link to %s, which is not installed", e.Name, e.Linkname)
-			}
-			f.Path, f.Source = target, e.Name
-			if rule.Mode != 0 {
-				f.Mode = rule.Mode
-			}
-			files = append(files, f)
-			return nil
-		case manifest.TypeSymlink:
-			files = append(files, manifest.File{Path: target, Type: manifest.TypeSymlink, Target: e.Linkname, Source: e.Name})
-			return nil
-		}
-		mode := e.Mode & 0o7777
-		if rule.Mode != 0 {
-			mode = rule.Mode
-		}
-		file, err := storeFile(tmpDir, content, store, blobs)
-		if err != nil {
-			return fmt.Errorf("%s: %w", e.Name, err)
-		}
-		file.Path, file.Mode, file.Source = target, mode, e.Name
-		files = append(files, file)
-		stored[e.Name] = file
-		return nil
-	}
-	if kind == profiles.ArchiveBinary {
-		err = pack.WalkBinary(in, path.Base(a.URL), walk)
-	} else {
-		err = pack.WalkArchive(in, kind, walk)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var missing []string
-	for i, r := range a.Files {
-		if !matched[i] && !r.Optional {
-			missing = append(missing, r.Source)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, manifest.Hintf("the artifact does not have the upstream layout the catalog expects; check the URL and version",
-			"files missing from the archive: %s", strings.Join(missing, ", "))
-	}
-	for _, l := range a.Links {
-		files = append(files, manifest.File{Path: l.Path, Type: manifest.TypeSymlink, Target: l.Target})
-	}
-	slices.SortStableFunc(files, func(x, y manifest.File) int { return strings.Compare(x.Path, y.Path) })
-	if dup := duplicatePath(files); dup != "" {
-		return nil, fmt.Errorf("two archive entries install to %s", dup)
-	}
-	return files, nil
-}
-
 func duplicatePath(files []manifest.File) string {
 	for i := 1; i < len(files); i++ {
 		if files[i].Path == files[i-1].Path {
@@ -378,32 +292,6 @@ func duplicatePath(files []manifest.File) string {
 		}
 	}
 	return ""
-}
-
-// storeFile spools content to a temporary file (to read ELF headers without
-// holding the file in memory), then puts it into the blob store.
-func storeFile(tmpDir string, content io.Reader, store *pack.BlobStore, blobs map[manifest.Digest]manifest.Blob) (manifest.File, error) {
-	tmp, err := os.CreateTemp(tmpDir, "f-")
-	if err != nil {
-		return manifest.File{}, err
-	}
-	defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
-	if _, err := io.Copy(tmp, content); err != nil {
-		return manifest.File{}, err
-	}
-	glibc, err := pack.GlibcNeed(tmp)
-	if err != nil {
-		return manifest.File{}, err
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return manifest.File{}, err
-	}
-	digest, size, blob, err := store.PutFile(tmp)
-	if err != nil {
-		return manifest.File{}, err
-	}
-	blobs[blob.Digest] = blob
-	return manifest.File{Digest: digest, Size: size, Blob: blob.Digest, Glibc: glibc}, nil
 }
 
 // matchRule finds the catalog rule selecting an archive entry and the

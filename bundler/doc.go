@@ -7,6 +7,17 @@
 //	     ─► unpack upstream archives ─► blob store ─► bash completions
 //	     ─► index ─► sign ─► pack.WriteFile
 //
+// Build runs the stages concurrently. The fetcher downloads up to its
+// parallelism at once; an artifact is unpacked as soon as it is verified in
+// the cache, so a cold build's downloads overlap with packing. Up to
+// Options.Parallelism (default GOMAXPROCS) archives are decompressed at
+// once, each by one goroutine that spools the selected files to disk and
+// hands them to as many workers, which hash and compress them into the blob
+// store; images are pulled alongside. Memory stays bounded (that many
+// decoders and encoders, a short queue of spooled files on disk), and every
+// result goes into a slot fixed by the spec's order: the bundle is the same
+// bytes for any parallelism (TestBuildSameBytesAnyParallelism).
+//
 // Lock resolves what the spec leaves open: a digest comes from the spec, the
 // profile, the upstream checksum file, or — where upstream publishes none —
 // the downloaded bytes (recorded as such). Build refuses an artifact that is

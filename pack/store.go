@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/satchel-dev/satchel/manifest"
@@ -19,20 +20,36 @@ import (
 // 31.5% at ~44 MB/s; 3% of size is not worth 3x the build time.
 const zstdLevel = zstd.SpeedDefault
 
-// newBlobEncoder returns the zstd encoder configuration every blob is written
-// with. Concurrency 1 makes the output independent of the number of CPUs and
-// of how the input is chunked; every other choice that shapes the output is
-// spelled out rather than left to defaults.
-func newBlobEncoder(w io.Writer) (*zstd.Encoder, error) {
-	return zstd.NewWriter(w,
-		zstd.WithEncoderConcurrency(1),
+// blobEncoderOptions is the zstd configuration every blob is written with.
+// Every choice that shapes the output is spelled out rather than left to
+// defaults. Concurrency 2 without concurrent blocks is klauspost's "async"
+// stream mode: the same single sequence of blocks as concurrency 1 (so the
+// same bytes, whatever the number of CPUs: TestBlobEncoderOutputIsFixed),
+// with a file's match finding and its entropy coding and writing on two
+// goroutines. Concurrent blocks (jobs compressed independently) would
+// change the output and are off.
+func blobEncoderOptions() []zstd.EOption {
+	return []zstd.EOption{
+		zstd.WithEncoderConcurrency(2),
+		zstd.WithConcurrentBlocks(false),
 		zstd.WithEncoderLevel(zstdLevel),
-		zstd.WithWindowSize(8<<20),
+		zstd.WithWindowSize(8 << 20),
 		zstd.WithEncoderCRC(true),
 		zstd.WithZeroFrames(true), // an empty file still gets a frame the zstd CLI accepts
 		zstd.WithLowerEncoderMem(false),
-	)
+	}
 }
+
+// blobEncoders are reused (Reset gives the same output as a new encoder):
+// an encoder's tables and window are megabytes, and kata has thousands of
+// small files. The pool holds at most as many as were in use at once.
+var blobEncoders = sync.Pool{New: func() any {
+	enc, err := zstd.NewWriter(nil, blobEncoderOptions()...)
+	if err != nil {
+		panic("pack: zstd blob encoder options: " + err.Error())
+	}
+	return enc
+}}
 
 // BlobStore is a content-addressed store of bundle blobs on disk:
 // Dir/sha256/<hex>, named by the sha256 of the stored bytes. Puts are
@@ -61,10 +78,12 @@ func (s *BlobStore) Path(d manifest.Digest) string {
 func (s *BlobStore) PutFile(r io.Reader) (content manifest.Digest, size int64, blob manifest.Blob, err error) {
 	ch := sha256.New()
 	blob, err = s.put(func(w io.Writer) error {
-		enc, err := newBlobEncoder(w)
-		if err != nil {
-			return err
-		}
+		enc := blobEncoders.Get().(*zstd.Encoder)
+		enc.Reset(w)
+		defer func() {
+			enc.Reset(nil) // drop w
+			blobEncoders.Put(enc)
+		}()
 		size, err = io.Copy(enc, io.TeeReader(r, ch))
 		if err != nil {
 			enc.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha512"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -248,6 +249,67 @@ func TestOpenFileVerifiesBlobAndContent(t *testing.T) {
 		os.WriteFile(s.Path(blob.Digest), damaged, 0o644)
 		if _, err := read(f); manifest.ExitCode(err) != manifest.ExitVerification {
 			t.Errorf("%s: err %v, want a verification error", name, err)
+		}
+	}
+}
+
+// TestBlobEncoderOutputIsFixed holds PutFile to the bytes of a fresh
+// single-goroutine encoder with the documented options: pooling, Reset and
+// the async stream mode must not change a blob (that would change blob
+// digests, and bundles built before and after would differ).
+func TestBlobEncoderOutputIsFixed(t *testing.T) {
+	reference := func(content []byte) []byte {
+		var buf bytes.Buffer
+		enc, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithWindowSize(8<<20), zstd.WithEncoderCRC(true), zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc.Write(content)
+		enc.Close()
+		return buf.Bytes()
+	}
+	inputs := map[string][]byte{
+		"empty":        nil,
+		"random 3 MB":  pseudoRandom(3, 3<<20),
+		"zeros 20 MB":  make([]byte, 20<<20), // more than the window
+		"short text":   []byte("#!/bin/sh\necho hello\n"),
+		"mixed 600 KB": append(pseudoRandom(5, 300_000), make([]byte, 300_000)...),
+	}
+	toolDir := filepath.Join(runtime.GOROOT(), "pkg", "tool", runtime.GOOS+"_"+runtime.GOARCH)
+	for _, name := range []string{"asm", "pack", "link"} {
+		if b, err := os.ReadFile(filepath.Join(toolDir, name)); err == nil {
+			inputs["go tool "+name] = b
+		}
+	}
+	s, err := NewBlobStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Several at once, twice each, so pooled encoders are reused concurrently.
+	type result struct {
+		name string
+		blob manifest.Digest
+		err  error
+	}
+	results := make(chan result, 2*len(inputs))
+	for round := range 2 {
+		for name, content := range inputs {
+			go func() {
+				_, _, b, err := s.PutFile(bytes.NewReader(content))
+				results <- result{fmt.Sprint(name, " #", round), b.Digest, err}
+			}()
+		}
+	}
+	want := map[string]manifest.Digest{}
+	for name, content := range inputs {
+		want[name] = manifest.DigestOf("sha256", reference(content))
+	}
+	for range 2 * len(inputs) {
+		r := <-results
+		name, _, _ := strings.Cut(r.name, " #")
+		if r.err != nil || r.blob != want[name] {
+			t.Errorf("%s: blob %s (%v), the reference encoder gives %s", r.name, r.blob, r.err, want[name])
 		}
 	}
 }
