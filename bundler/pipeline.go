@@ -47,6 +47,7 @@ type pipeline struct {
 // fileJob is one spooled file; a worker fills file (Digest, Size, Blob, Glibc).
 type fileJob struct {
 	spool string
+	keep  bool // spool is the cached artifact itself (a plain binary), not a copy
 	file  manifest.File
 	err   error
 	done  *sync.WaitGroup
@@ -125,7 +126,9 @@ func (p *pipeline) work() {
 				p.stop()
 			}
 		}
-		os.Remove(j.spool)
+		if !j.keep {
+			os.Remove(j.spool)
+		}
 		j.done.Done()
 	}
 }
@@ -172,14 +175,20 @@ func (p *pipeline) submit(content io.Reader, done *sync.WaitGroup) (*fileJob, er
 		os.Remove(tmp.Name())
 		return nil, err
 	}
-	j := &fileJob{spool: tmp.Name(), done: done}
-	done.Add(1)
+	return p.queue(&fileJob{spool: tmp.Name(), done: done})
+}
+
+// queue hands a job to the workers.
+func (p *pipeline) queue(j *fileJob) (*fileJob, error) {
+	j.done.Add(1)
 	select {
 	case p.files <- j:
 		return j, nil
 	case <-p.ctx.Done():
-		done.Done()
-		os.Remove(tmp.Name())
+		j.done.Done()
+		if !j.keep {
+			os.Remove(j.spool)
+		}
 		return nil, errStopped
 	}
 }
@@ -260,7 +269,16 @@ func (p *pipeline) unpackArtifact(archivePath string, a profiles.ResolvedArtifac
 		if rule.Mode != 0 {
 			mode = rule.Mode
 		}
-		j, err := p.submit(content, &done)
+		var (
+			j   *fileJob
+			err error
+		)
+		if kind == profiles.ArchiveBinary {
+			// The cached artifact is the file: the workers read it in place.
+			j, err = p.queue(&fileJob{spool: archivePath, keep: true, done: &done})
+		} else {
+			j, err = p.submit(content, &done)
+		}
 		if err != nil {
 			if errors.Is(err, errStopped) {
 				return err

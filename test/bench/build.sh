@@ -131,7 +131,7 @@ done
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
 col() { awk -F'\t' -v n="$1" -v c="$2" '$1==n {print $c}' "$RESULTS"; }
 archives_mb=$(du -cm "${tgzs[@]}" | tail -1 | cut -f1)
-cache_mb=$(du -sm "$W/cold-cache/sha256" | cut -f1)
+cache_mb=$(du -cm "$W"/cold-cache/sha256 "$W"/cold-cache/sha512 2>/dev/null | tail -1 | cut -f1)
 files_mb=$(du -sm "$RAW/files" | cut -f1)
 bundle_mb=$(( $(stat -c %s "$W/cold.satchel") / 1048576 ))
 printf '\nsatchel build on %s (%s cores, %s), %s runs each, medians\n' "$(uname -m)" "$NPROC" \
