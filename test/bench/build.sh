@@ -56,6 +56,7 @@ trap src_stop EXIT
 mkdir -p "$W"
 src_init "$W" || die "setup failed"
 src_specs
+rm -f "$W/mirror.addr" # a stale address from an earlier run would be read before the new one
 src_mirror main || die "mirror failed"
 # The bench spec: the e2e main spec's components, no images (artifacts are what is measured).
 sed '/^  images:/,$d' "$W/main.yaml" | sed 's/^  name: satchel-e2e$/  name: satchel-bench/' >"$W/bench.yaml"
