@@ -18,10 +18,11 @@ import (
 )
 
 // The build's CPU work runs in a pipeline: up to N upstream archives are
-// decompressed at once, each by its own goroutine (an archive stream is
-// sequential), which spools every selected file to disk and hands it to a
-// pool of N workers that read its ELF needs, hash it and compress it into the
-// blob store. N is Options.Parallelism. Memory is bounded by N decoders, N
+// decompressed at once (the largest waiting first), each by its own
+// goroutine (an archive stream is sequential), which spools every selected
+// file to disk and hands it to a pool of N workers that read its ELF needs,
+// hash it and compress it into the blob store; a plain-binary artifact goes
+// to the workers as it is. N is Options.Parallelism. Memory is bounded by N decoders, N
 // encoders and a queue of N spooled files on disk, whatever the sizes;
 // nothing is held in memory whole. Results are written into slots fixed by
 // the spec's order, so the index, and with it the bundle, is the same bytes
@@ -36,7 +37,7 @@ type pipeline struct {
 	cancel context.CancelCauseFunc
 	store  *pack.BlobStore
 	spool  string        // directory for spooled file contents
-	slots  chan struct{} // archives unpacked at once
+	slots  *slots        // archives decompressed at once
 	files  chan *fileJob // spooled files waiting for a worker
 	wg     sync.WaitGroup
 
@@ -67,7 +68,7 @@ func newPipeline(ctx context.Context, store *pack.BlobStore, spoolParent string,
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	p := &pipeline{ctx: ctx, cancel: cancel, store: store, spool: spool,
-		slots: make(chan struct{}, n), files: make(chan *fileJob, n), blobs: map[manifest.Digest]manifest.Blob{}}
+		slots: newSlots(n), files: make(chan *fileJob, n), blobs: map[manifest.Digest]manifest.Blob{}}
 	for range n {
 		p.wg.Add(1)
 		go p.work()
@@ -198,13 +199,6 @@ func (p *pipeline) queue(j *fileJob) (*fileJob, error) {
 // (archive order among equal paths, which are refused). It takes one of the
 // pipeline's archive slots while it decompresses.
 func (p *pipeline) unpackArtifact(archivePath string, a profiles.ResolvedArtifact) ([]manifest.File, error) {
-	select {
-	case p.slots <- struct{}{}:
-	case <-p.ctx.Done():
-		return nil, errStopped
-	}
-	defer func() { <-p.slots }()
-
 	in, err := os.Open(archivePath)
 	if err != nil {
 		return nil, err
@@ -215,6 +209,16 @@ func (p *pipeline) unpackArtifact(archivePath string, a profiles.ResolvedArtifac
 		if kind, err = pack.ArchiveKind(a.URL); err != nil {
 			return nil, err
 		}
+	}
+	if kind != profiles.ArchiveBinary { // a plain binary is not decompressed: no slot
+		st, err := in.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.slots.acquire(p.ctx, st.Size()); err != nil {
+			return nil, errStopped
+		}
+		defer p.slots.release()
 	}
 
 	type pending struct {
@@ -472,4 +476,71 @@ func (p *pipeline) images(specs []manifest.ImageSpec, pins []manifest.Digest, op
 		images[i] = *got
 	}
 	return images, nil
+}
+
+// slots bounds how many archives are decompressed at once. When one frees,
+// the largest archive waiting gets it: an archive's decompression is one
+// sequential stream, so the longest ones start first and the short ones fill
+// in around them, instead of the largest ending the build alone on one core.
+type slots struct {
+	mu      sync.Mutex
+	free    int
+	waiting []*slotWaiter
+}
+
+type slotWaiter struct {
+	size    int64
+	granted chan struct{}
+}
+
+func newSlots(n int) *slots { return &slots{free: n} }
+
+// acquire waits for a slot for an archive of size bytes.
+func (s *slots) acquire(ctx context.Context, size int64) error {
+	s.mu.Lock()
+	if s.free > 0 && len(s.waiting) == 0 {
+		s.free--
+		s.mu.Unlock()
+		return nil
+	}
+	w := &slotWaiter{size: size, granted: make(chan struct{})}
+	// Largest first; among equal sizes, first come first served.
+	i, _ := slices.BinarySearchFunc(s.waiting, size, func(x *slotWaiter, size int64) int {
+		if x.size >= size {
+			return -1
+		}
+		return 1
+	})
+	s.waiting = slices.Insert(s.waiting, i, w)
+	s.mu.Unlock()
+	select {
+	case <-w.granted:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if i := slices.Index(s.waiting, w); i >= 0 {
+			s.waiting = slices.Delete(s.waiting, i, i+1)
+			return ctx.Err()
+		}
+		// Granted meanwhile: hand it on.
+		s.releaseLocked()
+		return ctx.Err()
+	}
+}
+
+func (s *slots) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releaseLocked()
+}
+
+func (s *slots) releaseLocked() {
+	if len(s.waiting) > 0 {
+		w := s.waiting[0]
+		s.waiting = s.waiting[1:]
+		close(w.granted)
+		return
+	}
+	s.free++
 }

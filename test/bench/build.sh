@@ -21,7 +21,8 @@
 #   raw: sha256sum        the files the bundle stores, N at once
 #   raw: zstd -3 -T0      the same files compressed with all cores
 #   raw pipeline          gzip -dc -P N + sha256sum + zstd -3 -T0 (sequential stages)
-# and checks that the serial, parallel and cold bundles are byte-identical.
+# Rounds interleave the rows (a shared machine's drifting load weighs on all alike); every
+# cold, warm and serial bundle must be byte-identical to the first build's.
 #
 # Environment:
 #   BENCH_DIR        work directory (default /var/tmp/satchel-bench; reused: the mirror is
@@ -85,75 +86,76 @@ bcmd() {
 		--cache "$2" "${SRC_FLAGS[@]}" -o "$3" --force)
 }
 
-log "cold builds ($RUNS)"
-bcmd "$SATCHEL_BUNDLE" "$W/cold-cache" "$W/cold.satchel"
-for _ in $(seq 1 "$RUNS"); do
-	rm -rf "$W/cold-cache"
-	timed "build cold" "${CMD[@]}"
-done
-log "warm builds, all cores ($RUNS)"
-bcmd "$SATCHEL_BUNDLE" "$W/cold-cache" "$W/warm.satchel"
-for _ in $(seq 1 "$RUNS"); do timed "build warm" "${CMD[@]}"; done
-log "warm builds, GOMAXPROCS=1 ($RUNS)"
-bcmd "$SATCHEL_BUNDLE" "$W/cold-cache" "$W/serial.satchel"
-for _ in $(seq 1 "$RUNS"); do timed "build warm serial" env GOMAXPROCS=1 "${CMD[@]}"; done
-if [ -n "${BENCH_BASELINE:-}" ]; then
-	log "warm builds, baseline $BENCH_BASELINE ($RUNS)"
-	bcmd "$BENCH_BASELINE" "$W/cold-cache" "$W/baseline.satchel"
-	for _ in $(seq 1 "$RUNS"); do timed "build warm baseline" "${CMD[@]}"; done
-fi
-for b in warm serial; do
-	cmp -s "$W/cold.satchel" "$W/$b.satchel" || die "$b.satchel differs from cold.satchel: the build is not reproducible"
-done
-baseline_same=
-if [ -n "${BENCH_BASELINE:-}" ]; then
-	baseline_same=no
-	cmp -s "$W/cold.satchel" "$W/baseline.satchel" && baseline_same=yes
-fi
-
-# The raw pipeline on the same bytes: the archives in the download cache, and the files the
-# bundle stores (its zstd blobs, decompressed).
-log "raw pipeline"
+# A first build fills the warm cache; its bundle is the reference for the others. The raw
+# pipeline's inputs are the same bytes: the archives in the download cache, and the files
+# the bundle stores (its zstd blobs, decompressed).
+log "warm-up build"
+bcmd "$SATCHEL_BUNDLE" "$W/cache" "$W/ref.satchel"
+"${CMD[@]}" >"$W/logs/warm-up.log" 2>&1 || { tail -n 20 "$W/logs/warm-up.log" >&2; die "build failed"; }
 RAW=$W/raw
 rm -rf "$RAW" && mkdir -p "$RAW/bundle" "$RAW/files"
-tar -xf "$W/cold.satchel" -C "$RAW/bundle"
+tar -xf "$W/ref.satchel" -C "$RAW/bundle"
 for b in "$RAW"/bundle/blobs/sha256/*; do
 	[ "$(head -c4 "$b" | od -An -tx1 | tr -d ' ')" = 28b52ffd ] && zstd -q -dc "$b" >"$RAW/files/${b##*/}"
 done
-mapfile -t tgzs < <(find "$W/cold-cache/sha256" -type f -exec sh -c 'head -c2 "$1" | od -An -tx1 | grep -q "1f 8b" && echo "$1"' _ {} \;)
+mapfile -t tgzs < <(find "$W/cache/sha256" -type f -exec sh -c 'head -c2 "$1" | od -An -tx1 | grep -q "1f 8b" && echo "$1"' _ {} \;)
+
+# Rounds interleave every row, so that a machine shared with other work (its load drifts)
+# weighs on all rows alike.
 for i in $(seq 1 "$RUNS"); do
+	log "round $i of $RUNS"
+	rm -rf "$W/cold-cache"
+	bcmd "$SATCHEL_BUNDLE" "$W/cold-cache" "$W/cold.satchel" && timed "build cold" "${CMD[@]}"
+	bcmd "$SATCHEL_BUNDLE" "$W/cache" "$W/warm.satchel" && timed "build warm" "${CMD[@]}"
+	bcmd "$SATCHEL_BUNDLE" "$W/cache" "$W/serial.satchel" && timed "build warm serial" env GOMAXPROCS=1 "${CMD[@]}"
+	if [ -n "${BENCH_BASELINE:-}" ]; then
+		bcmd "$BENCH_BASELINE" "$W/cache" "$W/baseline.satchel" && timed "build warm baseline" "${CMD[@]}"
+	fi
 	timed "raw: gzip -dc" sh -c 'for f; do gzip -dc "$f" >/dev/null; done' _ "${tgzs[@]}"
 	timed "raw: gzip -dc -P $NPROC" sh -c 'printf "%s\0" "$@" | xargs -0 -P '"$NPROC"' -n1 sh -c "gzip -dc \"\$0\" >/dev/null"' _ "${tgzs[@]}"
 	timed "raw: sha256sum" sh -c 'cd "$1" && ls | xargs -P '"$NPROC"' -n8 sha256sum >/dev/null' _ "$RAW/files"
 	timed "raw: zstd -3 -T0" sh -c 'cd "$1" && cat * | zstd -3 -T0 -q -c >/dev/null' _ "$RAW/files"
+	for b in cold warm serial; do
+		cmp -s "$W/ref.satchel" "$W/$b.satchel" || die "$b.satchel differs from ref.satchel: the build is not reproducible"
+	done
 done
+baseline_same=
+if [ -n "${BENCH_BASELINE:-}" ]; then
+	baseline_same=no
+	cmp -s "$W/ref.satchel" "$W/baseline.satchel" && baseline_same=yes
+fi
 
 # Report.
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
 col() { awk -F'\t' -v n="$1" -v c="$2" '$1==n {print $c}' "$RESULTS"; }
 archives_mb=$(du -cm "${tgzs[@]}" | tail -1 | cut -f1)
-cache_mb=$(du -cm "$W"/cold-cache/sha256 "$W"/cold-cache/sha512 2>/dev/null | tail -1 | cut -f1)
+cache_mb=$(du -cm "$W"/cache/sha256 "$W"/cache/sha512 2>/dev/null | tail -1 | cut -f1)
 files_mb=$(du -sm "$RAW/files" | cut -f1)
-bundle_mb=$(( $(stat -c %s "$W/cold.satchel") / 1048576 ))
+bundle_mb=$(( $(stat -c %s "$W/ref.satchel") / 1048576 ))
 printf '\nsatchel build on %s (%s cores, %s), %s runs each, medians\n' "$(uname -m)" "$NPROC" \
 	"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" "$RUNS"
 printf 'corpus: %s MB of upstream artifacts (%s MB in .tgz), %s MB of files stored, bundle %s MB\n\n' \
 	"$cache_mb" "$archives_mb" "$files_mb" "$bundle_mb"
-printf '%-26s %10s %14s %8s\n' step seconds 'peak RSS MB' 'CPU s'
+printf '%-26s %10s %8s %14s %8s\n' step seconds 'min s' 'peak RSS MB' 'CPU s'
 for name in "build cold" "build warm" "build warm serial" "build warm baseline" \
 	"raw: gzip -dc" "raw: gzip -dc -P $NPROC" "raw: sha256sum" "raw: zstd -3 -T0"; do
 	s=$(col "$name" 2 | median)
 	[ -n "$s" ] || continue
 	m=$(col "$name" 3 | median)
 	c=$(col "$name" 4 | median)
-	printf '%-26s %10s %14s %8s\n' "$name" "$s" "$((m / 1024))" "$c"
+	lo=$(col "$name" 2 | sort -n | head -1)
+	printf '%-26s %10s %8s %14s %8s\n' "$name" "$s" "$lo" "$((m / 1024))" "$c"
 done
-raw=$(for n in "raw: gzip -dc -P $NPROC" "raw: sha256sum" "raw: zstd -3 -T0"; do col "$n" 2 | median; done | awk '{s += $1} END {print s}')
+sum() { awk '{s += $1} END {print s}'; }
+raw=$(for n in "raw: gzip -dc -P $NPROC" "raw: sha256sum" "raw: zstd -3 -T0"; do col "$n" 2 | median; done | sum)
+rawcpu=$(for n in "raw: gzip -dc -P $NPROC" "raw: sha256sum" "raw: zstd -3 -T0"; do col "$n" 4 | median; done | sum)
 warm=$(col "build warm" 2 | median)
+warmcpu=$(col "build warm" 4 | median)
 serial=$(col "build warm serial" 2 | median)
-printf '%-26s %10s\n' "raw pipeline (all cores)" "$raw"
-printf '\nbuild warm / raw pipeline: %s   serial / parallel: %s\n' \
-	"$(awk -v a="$warm" -v b="$raw" 'BEGIN {printf "%.2f", a / b}')" "$(awk -v a="$serial" -v b="$warm" 'BEGIN {printf "%.2f", a / b}')"
-printf 'bundles byte-identical: cold, warm (GOMAXPROCS=%s), serial (GOMAXPROCS=1)\n' "$NPROC"
+printf '%-26s %10s %8s %14s %8s\n' "raw pipeline (all cores)" "$raw" "" "" "$rawcpu"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+printf '\nbuild warm / raw pipeline: %s (wall), %s (CPU)   serial / parallel: %s (wall)\n' \
+	"$(ratio "$warm" "$raw")" "$(ratio "$warmcpu" "$rawcpu")" "$(ratio "$serial" "$warm")"
+printf 'bundles byte-identical: every cold, warm (GOMAXPROCS=%s) and serial (GOMAXPROCS=1) build\n' "$NPROC"
 [ -z "$baseline_same" ] || printf 'baseline bundle byte-identical to these: %s\n' "$baseline_same"
 printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
