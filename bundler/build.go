@@ -170,7 +170,7 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	// Pin every artifact and image first: a missing pin fails the build
 	// before any download or unpacking work.
 	var jobs []artifactJob
-	for _, c := range res.Components {
+	for ci, c := range res.Components {
 		for _, a := range c.Artifacts {
 			if !slices.Contains(platforms, a.Platform) {
 				continue
@@ -179,7 +179,7 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 			if err != nil {
 				return nil, err
 			}
-			jobs = append(jobs, artifactJob{c, a, d, src})
+			jobs = append(jobs, artifactJob{ci, c, a, d, src})
 		}
 	}
 	imagePins := make([]manifest.Digest, len(res.Images))
@@ -195,14 +195,14 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	}
 	defer p.close()
 	var (
-		wg        sync.WaitGroup
-		artifacts []manifest.Artifact
-		images    []manifest.Image
-		artErr    error
-		imageErr  error
+		wg         sync.WaitGroup
+		components []builtComponent
+		images     []manifest.Image
+		artErr     error
+		imageErr   error
 	)
 	wg.Add(2)
-	go func() { defer wg.Done(); artifacts, artErr = p.artifacts(o, jobs) }()
+	go func() { defer wg.Done(); components, artErr = p.components(o, res.Components, jobs) }()
 	go func() {
 		defer wg.Done()
 		images, imageErr = p.images(res.Images, imagePins, o.imageOptions(platforms), filepath.Join(cache, "oci"))
@@ -224,35 +224,24 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 		Notes:         res.Notes,
 		Images:        images,
 	}
-	blobs := p.blobs
 	nfiles := 0
 	result := &Result{Path: o.Output}
-	for _, c := range res.Components {
-		comp := manifest.Component{Name: c.Name, Version: c.Version, Variant: c.Variant}
-		for i, j := range jobs {
-			if j.c.Name == c.Name && j.c.Version == c.Version {
-				comp.Artifacts = append(comp.Artifacts, artifacts[i])
-			}
+	for _, c := range components {
+		if len(c.Artifacts) == 0 {
+			continue // none for the bundle's platforms
 		}
-		if len(comp.Artifacts) == 0 {
-			continue
-		}
-		warnings, notes, err := addCompletions(ctx, &comp, store, blobs)
-		if err != nil {
-			return nil, fmt.Errorf("bash completion of %s %s: %w", c.Name, c.Version, err)
-		}
-		for _, w := range warnings {
+		for _, w := range c.warnings {
 			o.logger().Warn(w)
 		}
-		result.Warnings = append(result.Warnings, warnings...)
-		ix.Notes = append(ix.Notes, notes...)
-		for _, a := range comp.Artifacts {
+		result.Warnings = append(result.Warnings, c.warnings...)
+		ix.Notes = append(ix.Notes, c.notes...)
+		for _, a := range c.Artifacts {
 			nfiles += len(a.Files)
 		}
-		ix.Components = append(ix.Components, comp)
+		ix.Components = append(ix.Components, c.Component)
 	}
 
-	for _, b := range blobs {
+	for _, b := range p.blobs {
 		ix.Blobs = append(ix.Blobs, b)
 	}
 	slices.SortFunc(ix.Blobs, func(a, b manifest.Blob) int { return strings.Compare(string(a.Digest), string(b.Digest)) })

@@ -52,7 +52,7 @@ func completionNoteID(tool string) string { return path.Base(tool) + "-bash-comp
 // warning says why, and the returned note (for the index) that it is
 // missing. Only a failure of the builder itself (blob store, context) is an
 // error.
-func addCompletions(ctx context.Context, comp *manifest.Component, store *pack.BlobStore, blobs map[manifest.Digest]manifest.Blob) (warnings []string, notes []manifest.Note, err error) {
+func addCompletions(ctx context.Context, comp *manifest.Component, store *pack.BlobStore, addBlob func(manifest.Blob)) (warnings []string, notes []manifest.Note, err error) {
 	for _, c := range profiles.Completions(comp.Name) {
 		var carriers []int // artifacts carrying the tool, the builder's platform first
 		for i, a := range comp.Artifacts {
@@ -103,7 +103,7 @@ func addCompletions(ctx context.Context, comp *manifest.Component, store *pack.B
 		if err != nil {
 			return nil, nil, err
 		}
-		blobs[blob.Digest] = blob
+		addBlob(blob)
 		file := manifest.File{Path: c.Path, Mode: 0o644, Digest: digest, Size: size, Blob: blob.Digest}
 		for _, i := range carriers {
 			a := &comp.Artifacts[i]

@@ -91,7 +91,7 @@ func TestCompletionFromBuilderPlatformOnEveryArtifact(t *testing.T) {
 		BuilderPlatform(): "#!/bin/sh\n[ \"$*\" = 'completion bash' ] && echo 'complete -W x crictl # builder' && exit 0\nexit 1\n",
 		otherPlatform():   "#!/bin/sh\necho 'complete -W x crictl # other'\n",
 	})
-	warnings, notes, err := addCompletions(context.Background(), comp, store, blobs)
+	warnings, notes, err := addCompletions(context.Background(), comp, store, func(b manifest.Blob) { blobs[b.Digest] = b })
 	if err != nil || len(warnings) != 0 || len(notes) != 0 {
 		t.Fatalf("err %v, warnings %q, notes %v", err, warnings, notes)
 	}
@@ -128,7 +128,7 @@ func TestCompletionFallsBackToAnotherPlatform(t *testing.T) {
 		BuilderPlatform(): "#!/bin/sh\necho 'broken' >&2\nexit 3\n",
 		otherPlatform():   "#!/bin/sh\necho 'complete -W x crictl'\n",
 	})
-	warnings, _, err := addCompletions(context.Background(), comp, store, blobs)
+	warnings, _, err := addCompletions(context.Background(), comp, store, func(b manifest.Blob) { blobs[b.Digest] = b })
 	if err != nil || len(warnings) != 0 {
 		t.Fatalf("err %v, warnings %q", err, warnings)
 	}
@@ -144,7 +144,7 @@ func TestCompletionSkippedWhenNoBinaryRuns(t *testing.T) {
 	elf := "\x7fELF\x02\x01\x01\x00" + strings.Repeat("\x00", 8) + "\x02\x00\xff\xff" + strings.Repeat("\x00", 200)
 	comp := toolComponent(t, store, blobs, "nerdctl", map[string]string{BuilderPlatform(): elf, otherPlatform(): "#!/bin/sh\nexit 1\n"})
 	before := len(comp.Artifacts[0].Files)
-	warnings, notes, err := addCompletions(context.Background(), comp, store, blobs)
+	warnings, notes, err := addCompletions(context.Background(), comp, store, func(b manifest.Blob) { blobs[b.Digest] = b })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ echo "stdin=$(cat | wc -c)"
 echo "uid=$(id -u)"
 `
 	comp := toolComponent(t, store, blobs, "nerdctl", map[string]string{BuilderPlatform(): prog})
-	if _, _, err := addCompletions(context.Background(), comp, store, blobs); err != nil {
+	if _, _, err := addCompletions(context.Background(), comp, store, func(b manifest.Blob) { blobs[b.Digest] = b }); err != nil {
 		t.Fatal(err)
 	}
 	f, ok := completionFile(t, comp.Artifacts[0], profiles.Completions("nerdctl")[0].Path)
@@ -238,7 +238,7 @@ func TestCompletionTimeoutKillsTheToolAndItsChildren(t *testing.T) {
 	prog := "#!/bin/sh\n(sleep 2; touch " + marker + ") &\nsleep 30\n"
 	comp := toolComponent(t, store, blobs, "crictl", map[string]string{BuilderPlatform(): prog})
 	start := time.Now()
-	warnings, notes, err := addCompletions(context.Background(), comp, store, blobs)
+	warnings, notes, err := addCompletions(context.Background(), comp, store, func(b manifest.Blob) { blobs[b.Digest] = b })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestCompletionTimeoutKillsTheToolAndItsChildren(t *testing.T) {
 func TestCompletionRefusesNonText(t *testing.T) {
 	store, blobs := newStore(t), map[manifest.Digest]manifest.Blob{}
 	comp := toolComponent(t, store, blobs, "crictl", map[string]string{BuilderPlatform(): "#!/bin/sh\nprintf 'a\\0b'\n"})
-	warnings, _, err := addCompletions(context.Background(), comp, store, blobs)
+	warnings, _, err := addCompletions(context.Background(), comp, store, func(b manifest.Blob) { blobs[b.Digest] = b })
 	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "not UTF-8 text") {
 		t.Fatalf("err %v warnings %q", err, warnings)
 	}
@@ -280,7 +280,7 @@ func TestCompletionOfRealTools(t *testing.T) {
 			for range 2 {
 				store, blobs := newStore(t), map[manifest.Digest]manifest.Blob{}
 				comp := toolComponent(t, store, blobs, tool, map[string]string{BuilderPlatform(): string(prog)})
-				warnings, _, err := addCompletions(context.Background(), comp, store, blobs)
+				warnings, _, err := addCompletions(context.Background(), comp, store, func(b manifest.Blob) { blobs[b.Digest] = b })
 				if err != nil || len(warnings) != 0 {
 					t.Fatalf("err %v warnings %q", err, warnings)
 				}

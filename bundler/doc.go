@@ -13,7 +13,8 @@
 // Options.Parallelism (default GOMAXPROCS) archives are decompressed at
 // once, each by one goroutine that spools the selected files to disk and
 // hands them to as many workers, which hash and compress them into the blob
-// store; images are pulled alongside. Memory stays bounded (that many
+// store; a component's bash completions are generated as soon as its last
+// artifact is unpacked; images are pulled alongside. Memory stays bounded (that many
 // decoders and encoders, a short queue of spooled files on disk), and every
 // result goes into a slot fixed by the spec's order: the bundle is the same
 // bytes for any parallelism (TestBuildSameBytesAnyParallelism).

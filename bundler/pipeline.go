@@ -365,17 +365,29 @@ func (p *pipeline) firstError(errs ...error) error {
 
 // artifactJob is one pinned upstream artifact of the build.
 type artifactJob struct {
-	c profiles.ResolvedComponent
-	a profiles.ResolvedArtifact
-	d manifest.Digest
-	s string // where the digest came from
+	ci int // index of c in the resolved components
+	c  profiles.ResolvedComponent
+	a  profiles.ResolvedArtifact
+	d  manifest.Digest
+	s  string // where the digest came from
 }
 
-// artifacts fetches and unpacks every job, returning the index entries in
-// the jobs' order. Downloads overlap with packing: an artifact is unpacked
-// as soon as the fetcher reports it verified in the cache (or found it
-// there), while the others still download.
-func (p *pipeline) artifacts(o Options, jobs []artifactJob) ([]manifest.Artifact, error) {
+// builtComponent is a component of the index with what generating its bash
+// completions reported.
+type builtComponent struct {
+	manifest.Component
+	warnings []string
+	notes    []manifest.Note
+}
+
+// components fetches and unpacks every job and returns the index's
+// components, one per resolved component (without artifacts when it has no
+// job), artifacts in the jobs' order. Downloads overlap with packing: an
+// artifact is unpacked as soon as the fetcher reports it verified in the
+// cache (or found it there), while the others still download; a
+// component's bash completions are generated as soon as its last artifact
+// is unpacked, while the others still unpack.
+func (p *pipeline) components(o Options, resolved []profiles.ResolvedComponent, jobs []artifactJob) ([]builtComponent, error) {
 	ready := make(map[manifest.Digest]chan struct{}, len(jobs))
 	reqs := make([]fetch.Request, len(jobs))
 	for i, j := range jobs {
@@ -417,7 +429,39 @@ func (p *pipeline) artifacts(o Options, jobs []artifactJob) ([]manifest.Artifact
 
 	artifacts := make([]manifest.Artifact, len(jobs))
 	errs := make([]error, len(jobs))
+	comps := make([]builtComponent, len(resolved))
+	compErrs := make([]error, len(resolved))
+	left := make([]int, len(resolved)) // jobs of each component not yet unpacked
+	for _, j := range jobs {
+		left[j.ci]++
+	}
+	var leftMu sync.Mutex
 	var wg sync.WaitGroup
+	// finish assembles a component once all its artifacts are unpacked and
+	// generates its completions.
+	finish := func(ci int) {
+		c := resolved[ci]
+		comp := manifest.Component{Name: c.Name, Version: c.Version, Variant: c.Variant}
+		for i, j := range jobs {
+			if j.ci == ci {
+				comp.Artifacts = append(comp.Artifacts, artifacts[i])
+			}
+		}
+		warnings, notes, err := addCompletions(p.ctx, &comp, p.store, p.addBlob)
+		switch {
+		case err != nil && p.ctx.Err() != nil:
+			compErrs[ci] = errStopped
+		case err != nil:
+			compErrs[ci] = fmt.Errorf("bash completion of %s %s: %w", c.Name, c.Version, err)
+			p.stop()
+		}
+		comps[ci] = builtComponent{Component: comp, warnings: warnings, notes: notes}
+	}
+	for ci, c := range resolved {
+		if left[ci] == 0 {
+			comps[ci] = builtComponent{Component: manifest.Component{Name: c.Name, Version: c.Version, Variant: c.Variant}}
+		}
+	}
 	for i, j := range jobs {
 		wg.Add(1)
 		go func() {
@@ -438,10 +482,17 @@ func (p *pipeline) artifacts(o Options, jobs []artifactJob) ([]manifest.Artifact
 				return
 			}
 			artifacts[i] = manifest.Artifact{Platform: j.a.Platform, URL: j.a.URL, Digest: j.d, DigestSource: j.s, Files: files}
+			leftMu.Lock()
+			left[j.ci]--
+			last := left[j.ci] == 0
+			leftMu.Unlock()
+			if last {
+				finish(j.ci)
+			}
 		}()
 	}
 	wg.Wait()
-	return artifacts, p.firstError(append(errs, <-fetchErr)...)
+	return comps, p.firstError(append(append(errs, compErrs...), <-fetchErr)...)
 }
 
 // images pulls the images (by their pinned digests) into the OCI layout
