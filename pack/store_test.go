@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"crypto/sha512"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
 	"github.com/satchel-dev/satchel/manifest"
 
 	"github.com/satchel-dev/satchel/internal/testenv"
@@ -198,5 +202,117 @@ func TestPutFileBoundedMemory(t *testing.T) {
 	io.Copy(h, &zeroish{n: size})
 	if manifest.FromHash("sha256", h) != d {
 		t.Error("content digest differs")
+	}
+}
+
+func TestOpenFileVerifiesBlobAndContent(t *testing.T) {
+	s, err := NewBlobStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := pseudoRandom(7, 200_000)
+	d, size, blob, err := s.PutFile(bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := manifest.File{Path: "/usr/local/bin/x", Mode: 0o755, Digest: d, Size: size, Blob: blob.Digest}
+	read := func(f manifest.File) ([]byte, error) {
+		rc, err := s.OpenFile(f)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	if got, err := read(f); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("round trip: %v", err)
+	}
+	for name, bad := range map[string]manifest.File{
+		"content digest": func() manifest.File { g := f; g.Digest = manifest.DigestOf("sha256", []byte("other")); return g }(),
+		"shorter size":   func() manifest.File { g := f; g.Size--; return g }(),
+		"longer size":    func() manifest.File { g := f; g.Size++; return g }(),
+	} {
+		if _, err := read(bad); manifest.ExitCode(err) != manifest.ExitVerification {
+			t.Errorf("%s: err %v, want a verification error", name, err)
+		}
+	}
+	if _, err := read(manifest.File{Path: "/l", Type: manifest.TypeSymlink, Target: "x"}); err == nil {
+		t.Error("a symlink opened as a file")
+	}
+
+	// A stored blob damaged after the put: caught even where zstd would not notice.
+	stored, _ := os.ReadFile(s.Path(blob.Digest))
+	skippable := []byte{0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 'e', 'v', 'i', 'l'} // a zstd skippable frame
+	for name, damaged := range map[string][]byte{
+		"skippable frame appended": append(slices.Clone(stored), skippable...),
+		"zeros appended":           append(slices.Clone(stored), 0, 0, 0, 0),
+		"byte flipped":             func() []byte { b := slices.Clone(stored); b[len(b)/2] ^= 1; return b }(),
+	} {
+		os.WriteFile(s.Path(blob.Digest), damaged, 0o644)
+		if _, err := read(f); manifest.ExitCode(err) != manifest.ExitVerification {
+			t.Errorf("%s: err %v, want a verification error", name, err)
+		}
+	}
+}
+
+// TestBlobEncoderOutputIsFixed holds PutFile to the bytes of a fresh
+// single-goroutine encoder with the documented options: pooling, Reset and
+// the async stream mode must not change a blob (that would change blob
+// digests, and bundles built before and after would differ).
+func TestBlobEncoderOutputIsFixed(t *testing.T) {
+	reference := func(content []byte) []byte {
+		var buf bytes.Buffer
+		enc, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithWindowSize(8<<20), zstd.WithEncoderCRC(true), zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc.Write(content)
+		enc.Close()
+		return buf.Bytes()
+	}
+	inputs := map[string][]byte{
+		"empty":        nil,
+		"random 3 MB":  pseudoRandom(3, 3<<20),
+		"zeros 20 MB":  make([]byte, 20<<20), // more than the window
+		"short text":   []byte("#!/bin/sh\necho hello\n"),
+		"mixed 600 KB": append(pseudoRandom(5, 300_000), make([]byte, 300_000)...),
+	}
+	goroot, _ := exec.Command("go", "env", "GOROOT").Output()
+	toolDir := filepath.Join(strings.TrimSpace(string(goroot)), "pkg", "tool", runtime.GOOS+"_"+runtime.GOARCH)
+	for _, name := range []string{"asm", "pack", "link"} {
+		if b, err := os.ReadFile(filepath.Join(toolDir, name)); err == nil {
+			inputs["go tool "+name] = b
+		}
+	}
+	s, err := NewBlobStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Several at once, twice each, so pooled encoders are reused concurrently.
+	type result struct {
+		name string
+		blob manifest.Digest
+		err  error
+	}
+	results := make(chan result, 2*len(inputs))
+	for round := range 2 {
+		for name, content := range inputs {
+			go func() {
+				_, _, b, err := s.PutFile(bytes.NewReader(content))
+				results <- result{fmt.Sprint(name, " #", round), b.Digest, err}
+			}()
+		}
+	}
+	want := map[string]manifest.Digest{}
+	for name, content := range inputs {
+		want[name] = manifest.DigestOf("sha256", reference(content))
+	}
+	for range 2 * len(inputs) {
+		r := <-results
+		name, _, _ := strings.Cut(r.name, " #")
+		if r.err != nil || r.blob != want[name] {
+			t.Errorf("%s: blob %s (%v), the reference encoder gives %s", r.name, r.blob, r.err, want[name])
+		}
 	}
 }

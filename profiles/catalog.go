@@ -276,3 +276,55 @@ func fileRules(component, artifact, url string, have func(string) bool) ([]FileR
 
 // knownComponent reports whether the catalog has an entry for name.
 func knownComponent(name string) bool { return slices.Contains(manifest.KnownComponents, name) }
+
+// CompletionDir is where bash completions go: bash-completion ≥ 2.2 loads
+// <dir>/bash-completion/completions/<command> on demand for every dir of
+// $XDG_DATA_DIRS, default "/usr/local/share:/usr/share" (scop/bash-completion
+// commit c89dcbbd, "Load completions also from $XDG_DATA_DIRS", first in
+// 2.2; the same lookup in 2.7, 2.8 and 2.18.0's bash_completion). Kylin
+// V10's own list was not found: its ky10 packages carry openEuler 20.03
+// LTS's versions and releases (python3-3.7.4-8, rpm-4.15.1-12,
+// python3-setuptools-40.4.3-4 on update.cs2c.com.cn/NS/V10/V10SP1.1 and in
+// openEuler's list), and openEuler 20.03 LTS ships bash-completion-2.8-9
+// (openeuler-mirror/oec-application doc/compatibility_level); the RHEL 8
+// family ships 2.7. Unlike
+// /etc/bash_completion.d, which is sourced eagerly at every shell start, the
+// directory is read only when the command is first completed, and it stays
+// out of /etc. A session that sets XDG_DATA_DIRS without /usr/local/share
+// does not see it.
+const CompletionDir = "/usr/local/share/bash-completion/completions"
+
+// Completion is a bash completion the bundler generates at build time by
+// running a tool of the component (never on the installing host).
+type Completion struct {
+	Tool string   // the tool's install path, a file of the component's artifact
+	Args []string // the arguments that make it print its bash completion
+	Path string   // where the completion is installed
+	// ConfigEnv, when set, names the environment variable that points the
+	// tool at its configuration file; the bundler points it at a file that
+	// does not exist, so the builder host's own configuration is not read.
+	ConfigEnv string
+}
+
+// Completions lists the bash completions a component's tools print.
+//
+//   - nerdctl: cobra's default `completion bash` command; nerdctl exempts
+//     "completion" from its rootless re-exec (cmd/nerdctl/main_linux.go,
+//     appNeedsRootlessParentMain) and reads $NERDCTL_TOML, else
+//     /etc/nerdctl/nerdctl.toml as root, failing on a malformed one
+//     (cmd/nerdctl/main.go, initRootCmdFlags).
+//   - crictl: `completion bash` prints a fixed template listing its commands
+//     and flags (cri-tools cmd/crictl/completion.go); a missing or bad
+//     /etc/crictl.yaml is ignored unless --config or CRI_CONFIG_FILE is given
+//     (cmd/crictl/main.go, app.Before), so no ConfigEnv.
+func Completions(component string) []Completion {
+	switch component {
+	case "nerdctl":
+		return []Completion{{Tool: BinDir + "/nerdctl", Args: []string{"completion", "bash"},
+			Path: CompletionDir + "/nerdctl", ConfigEnv: "NERDCTL_TOML"}}
+	case "crictl":
+		return []Completion{{Tool: BinDir + "/crictl", Args: []string{"completion", "bash"},
+			Path: CompletionDir + "/crictl"}}
+	}
+	return nil
+}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/satchel-dev/satchel/build"
+	"github.com/satchel-dev/satchel/bundler"
 	"github.com/satchel-dev/satchel/fetch"
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/manifest"
@@ -45,7 +45,7 @@ func (s *sourceOptions) spec(c *cobra.Command) (*manifest.Spec, error) {
 	return manifest.ReadSpecFile(s.SpecFile)
 }
 
-func (s *sourceOptions) apply(o *build.Options) error {
+func (s *sourceOptions) apply(o *bundler.Options) error {
 	o.CacheDir = s.Cache
 	o.Insecure = s.Insecure
 	if s.MaxDownloadSize != "" {

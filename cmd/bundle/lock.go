@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/satchel-dev/satchel/build"
+	"github.com/satchel-dev/satchel/bundler"
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/internal/fsutil"
 	"github.com/satchel-dev/satchel/manifest"
@@ -45,11 +45,11 @@ func runLock(c *cobra.Command, g *globalOptions, o LockOptions) error {
 	if err != nil {
 		return err
 	}
-	bo := build.Options{Progress: progressFunc(c.ErrOrStderr(), g.JSON)}
+	bo := bundler.Options{Progress: progressFunc(c.ErrOrStderr(), g.JSON)}
 	if err := o.apply(&bo); err != nil {
 		return err
 	}
-	lk, err := build.Lock(c.Context(), spec, bo)
+	lk, err := bundler.Lock(c.Context(), spec, bo)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/satchel-dev/satchel/profiles"
 )
 
 // ContentSource returns the bytes of one file of a component's artifact.
@@ -36,9 +38,34 @@ func StandIn(component, version, platform, file string) ([]byte, error) {
 case "$1" in
 --version|-v|version) echo "%s version %s (satchel demo stand-in)"; exit 0 ;;
 esac
-echo "%s: %s" >&2
+%secho "%s: %s" >&2
 exit 1
-`, label, file, platform, base, version, base, label)), nil
+`, label, file, platform, base, version, standInCompletion(component, version, base), base, label)), nil
+}
+
+// standInCompletion is the shell code that makes a stand-in answer the
+// completion command its real program answers (profiles.Completions) with a
+// small bash completion: the same text on every platform, as the real
+// programs print, so a build can generate it from any platform's stand-in.
+func standInCompletion(component, version, base string) string {
+	for _, c := range profiles.Completions(component) {
+		if path.Base(c.Tool) != base {
+			continue
+		}
+		fn := "_satchel_standin_" + strings.NewReplacer("-", "_", ".", "_").Replace(base)
+		return fmt.Sprintf(`if [ "$*" = %q ]; then
+cat <<'EOF'
+# bash completion for the satchel demo stand-in for %s %s
+%s() {
+    COMPREPLY=( $(compgen -W "--version completion" -- "${COMP_WORDS[COMP_CWORD]}") )
+}
+complete -F %s %s
+EOF
+exit 0
+fi
+`, strings.Join(c.Args, " "), component, version, fn, fn, base)
+	}
+	return ""
 }
 
 // FromFiles returns a ContentSource that reads real programs from disk,

@@ -1,4 +1,4 @@
-package build
+package bundler
 
 import (
 	"archive/tar"
@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -262,6 +263,27 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 	if len(ix.Images) != 2 {
 		t.Fatalf("images: %+v", ix.Images)
 	}
+	// Bash completions, generated at build time from the stand-ins: one blob
+	// for every platform's artifact, a file of its component.
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings: %q", res.Warnings)
+	}
+	for _, tool := range []string{"nerdctl", "crictl"} {
+		c, _ := ix.Component(tool)
+		var blob manifest.Digest
+		for _, a := range c.Artifacts {
+			i := slices.IndexFunc(a.Files, func(f manifest.File) bool { return f.Path == profiles.CompletionDir+"/"+tool })
+			if i < 0 {
+				t.Errorf("%s %s: no bash completion", tool, a.Platform)
+				continue
+			}
+			if f := a.Files[i]; f.Mode != 0o644 || blob != "" && f.Blob != blob {
+				t.Errorf("%s %s: completion %+v (first platform's blob %s)", tool, a.Platform, f, blob)
+			} else {
+				blob = f.Blob
+			}
+		}
+	}
 
 	// The strict reader agrees, and every file decompresses to its digest.
 	b, err := pack.OpenPath(out)
@@ -271,6 +293,21 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 	defer b.Close()
 	if _, _, err := pack.VerifyBundle(b, []*verify.Verifier{e.pub}, pack.VerifyOptions{Deep: true}); err != nil {
 		t.Fatal(err)
+	}
+	nc, _ := ix.Component("nerdctl")
+	for _, f := range nc.Artifacts[len(nc.Artifacts)-1].Files {
+		if f.Path != profiles.CompletionDir+"/nerdctl" {
+			continue
+		}
+		rc, err := b.OpenFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !strings.Contains(string(text), "\ncomplete -F _satchel_standin_nerdctl nerdctl\n") {
+			t.Errorf("nerdctl completion %q (%v)", text, err)
+		}
 	}
 
 	// Byte-identical rebuild from the same lock; then warm, with the
@@ -427,6 +464,54 @@ func TestBadInputsFailCleanly(t *testing.T) {
 			t.Errorf("exit code %d, want %d", manifest.ExitCode(err), manifest.ExitVerification)
 		}
 	})
+	t.Run("archive cut short", func(t *testing.T) {
+		// Pinned and served as it is, but the gzip stream ends half way: the
+		// other artifacts' work stops, the error names the artifact, and
+		// neither output nor spooled files are left.
+		spec := cloneSpec(t, e.spec)
+		res, _ := profiles.Resolve(e.spec)
+		c, _ := res.Component("docker")
+		good, err := os.ReadFile(filepath.Join(e.mirror, strings.TrimPrefix(c.Artifacts[0].URL, "https://")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut := good[:len(good)/2]
+		url := "https://download.docker.com/linux/static/stable/x86_64/cut/docker-" + c.Version + ".tgz"
+		p := filepath.Join(e.mirror, strings.TrimPrefix(url, "https://"))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, cut, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		setSpecSource(spec, "docker", "", "linux/amd64", manifest.Source{URL: url, Digest: manifest.DigestOf("sha256", cut)})
+		out := filepath.Join(t.TempDir(), "x.satchel")
+		o := e.opts(out)
+		o.Lock = lk
+		o.CacheDir = t.TempDir()
+		_, err = Build(ctx, spec, o)
+		if err == nil || !strings.Contains(err.Error(), "unpacking docker") || !strings.Contains(err.Error(), "/cut/") {
+			t.Fatalf("error %v", err)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Error("output left behind")
+		}
+		if left, _ := os.ReadDir(filepath.Join(o.CacheDir, "spool")); len(left) != 0 {
+			t.Errorf("spool holds %d entries", len(left))
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		out := filepath.Join(t.TempDir(), "x.satchel")
+		o := e.opts(out)
+		o.Lock = lk
+		o.CacheDir = t.TempDir()
+		if _, err := Build(cctx, e.spec, o); !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v, want context.Canceled", err)
+		}
+		if left, _ := os.ReadDir(filepath.Join(o.CacheDir, "spool")); len(left) != 0 {
+			t.Errorf("spool holds %d entries", len(left))
+		}
+	})
 	t.Run("not pinned", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "x.satchel")
 		o := e.opts(out)
@@ -517,5 +602,35 @@ func assertSameFile(t *testing.T, a, b string) {
 			i++
 		}
 		t.Fatalf("%s and %s differ at byte %d: %q vs %q (%d vs %d bytes)", a, b, i, x[max(0, i-200):min(len(x), i+100)], y[max(0, i-200):min(len(y), i+100)], len(x), len(y))
+	}
+}
+
+// TestBuildSameBytesAnyParallelism builds one spec serially and in parallel,
+// each from a cold cache of its own (downloads overlapping with packing) and
+// again warm: the bundles are the same bytes.
+func TestBuildSameBytesAnyParallelism(t *testing.T) {
+	e := newEnv(t)
+	lk := e.lock(t)
+	dir := t.TempDir()
+	var outs []string
+	for _, run := range []struct {
+		parallelism int
+		cache       string
+	}{{1, "serial"}, {8, "parallel"}, {3, "parallel"}, {1, "parallel"}} {
+		o := e.opts(filepath.Join(dir, fmt.Sprintf("p%d-%s-%d.satchel", run.parallelism, run.cache, len(outs))))
+		o.Lock, o.Parallelism, o.CacheDir = lk, run.parallelism, filepath.Join(dir, run.cache)
+		if _, err := Build(context.Background(), e.spec, o); err != nil {
+			t.Fatalf("parallelism %d: %v", run.parallelism, err)
+		}
+		outs = append(outs, o.Output)
+	}
+	for _, out := range outs[1:] {
+		assertSameFile(t, outs[0], out)
+	}
+	// The spools are gone.
+	for _, c := range []string{"serial", "parallel"} {
+		if left, _ := os.ReadDir(filepath.Join(dir, c, "spool")); len(left) != 0 {
+			t.Errorf("%s cache: spool holds %d entries", c, len(left))
+		}
 	}
 }

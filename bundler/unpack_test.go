@@ -1,9 +1,10 @@
-package build
+package bundler
 
 import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,11 +63,16 @@ func TestUnpackArtifactTree(t *testing.T) {
 		Files: []profiles.FileRule{{Source: "opt/kata/**", Target: "/opt/kata"}},
 		Links: []profiles.Link{{Path: "/usr/local/bin/kata-runtime", Target: "/opt/kata/bin/kata-runtime"}},
 	}
-	blobs := map[manifest.Digest]manifest.Blob{}
-	files, err := unpackArtifact(arch, a, store, blobs)
+	p, err := newPipeline(context.Background(), store, filepath.Join(dir, "spool"), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	files, err := p.unpackArtifact(arch, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := p.blobs
+	p.close()
 	byPath := map[string]manifest.File{}
 	for _, f := range files {
 		byPath[f.Path] = f
@@ -93,8 +99,14 @@ func TestUnpackArtifactTree(t *testing.T) {
 
 	// A rule whose file is absent is an error naming it.
 	a.Files = append(a.Files, profiles.FileRule{Source: "bin/missing", Target: "/usr/local/bin/missing"})
-	if _, err := unpackArtifact(arch, a, store, blobs); err == nil || !strings.Contains(err.Error(), "bin/missing") {
+	p, _ = newPipeline(context.Background(), store, filepath.Join(dir, "spool"), 2)
+	defer p.close()
+	if _, err := p.unpackArtifact(arch, a); err == nil || !strings.Contains(err.Error(), "bin/missing") {
 		t.Fatalf("missing file: %v", err)
+	}
+	// Nothing is left in the spool.
+	if left, _ := os.ReadDir(p.spool); len(left) != 0 {
+		t.Errorf("spool holds %d files", len(left))
 	}
 }
 
@@ -115,11 +127,16 @@ func TestUnpackNormalizesModes(t *testing.T) {
 	}
 	a := profiles.ResolvedArtifact{URL: "https://example/a.tar.gz", Archive: "tar.gz",
 		Files: []profiles.FileRule{{Source: "bin/**", Target: "/usr/local/bin"}}}
-	blobs := map[manifest.Digest]manifest.Blob{}
-	files, err := unpackArtifact(arch, a, store, blobs)
+	p, err := newPipeline(context.Background(), store, filepath.Join(dir, "spool"), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer p.close()
+	files, err := p.unpackArtifact(arch, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := p.blobs
 	want := map[string]uint32{"/usr/local/bin/open": 0o755, "/usr/local/bin/data": 0o644, "/usr/local/bin/sticky": 0o755}
 	for _, f := range files {
 		if f.Mode != want[f.Path] {
@@ -140,7 +157,7 @@ func TestUnpackNormalizesModes(t *testing.T) {
 
 	suid := filepath.Join(dir, "suid.tar.gz")
 	writeTarGz(t, suid, []tar.Header{{Name: "bin/su", Typeflag: tar.TypeReg, Mode: 0o4755}}, map[string]string{"bin/su": "x"})
-	if _, err := unpackArtifact(suid, a, store, blobs); err == nil || !strings.Contains(err.Error(), "setuid") {
+	if _, err := p.unpackArtifact(suid, a); err == nil || !strings.Contains(err.Error(), "setuid") {
 		t.Fatalf("setuid file: %v", err)
 	}
 }
