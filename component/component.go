@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/satchel-dev/satchel/internal/fault"
 )
 
 // Names of the known components, as bundle.yaml and satchel.json write them.
@@ -38,11 +40,16 @@ const (
 	BuildKitService   = "buildkit.service"
 )
 
-// Descriptor is everything satchel knows about one component.
+// Descriptor is everything satchel knows about one component: what the
+// builder fetches and how, what the installer writes and starts, what the
+// host must offer. Each component has one, in a file of its own.
 type Descriptor struct {
 	Name string
 	// Summary says what it is, for listings.
 	Summary string
+
+	// Optional: a profile may leave it out; a spec names it to carry it.
+	Optional bool
 	// Requires names the components it cannot work without. Selecting it
 	// selects them (see Closure).
 	Requires []string
@@ -55,24 +62,80 @@ type Descriptor struct {
 	// Restarts are the services to restart when its files change: they
 	// load it at start.
 	Restarts []string
+	// Modules are the kernel modules it needs on the host; HostTools the
+	// programs it runs there that a bundle cannot carry.
+	Modules   []Module
+	HostTools []string
+
+	// DatedReleases: versions are yyyymmdd.N (gVisor), not x.y.z.
+	DatedReleases bool
+	// Variants are the builds upstream publishes of a release (the first is
+	// the usual one); DefaultVariant picks one for a version (nil: none).
+	Variants       []string
+	DefaultVariant func(v Version) string
+	// URLs returns a release's artifacts for a platform.
+	URLs func(v Version, variant, platform string) ([]Artifact, error)
+	// FromSource returns the artifacts of a source URL given in a spec
+	// (nil: that URL alone).
+	FromSource func(url string) []Artifact
+	// Checksum names the checksum file upstream publishes beside an
+	// artifact (nil: none; lock pins the download and says so).
+	Checksum func(url string) ChecksumRef
+	// Binary: the artifacts are programs, not archives.
+	Binary bool
+	// Files says which files of an artifact go where; have reports the
+	// other components of the bundle.
+	Files func(artifact, url string, have func(string) bool) ([]FileRule, []Link)
+	// Completions are the bash completions its tools print.
+	Completions []Completion
+}
+
+// ArtifactsFor returns the release's artifacts for a platform, or those a
+// source URL names when source is not empty.
+func (d *Descriptor) ArtifactsFor(v Version, variant, platform, source string) ([]Artifact, error) {
+	switch {
+	case source != "" && d.FromSource != nil:
+		return d.FromSource(source), nil
+	case source != "":
+		return one(d.Name, source), nil
+	case d.URLs == nil:
+		return nil, fault.Remedyf("pin the artifact URL under the component's sources for each platform", "%s: no upstream URL pattern is known", d.Name)
+	}
+	return d.URLs(v, variant, platform)
+}
+
+// ChecksumFor names the checksum file beside an artifact.
+func (d *Descriptor) ChecksumFor(url string) ChecksumRef {
+	if d.Checksum == nil {
+		return ChecksumRef{}
+	}
+	return d.Checksum(url)
+}
+
+// ArchiveKind tells how an artifact is packed.
+func (d *Descriptor) ArchiveKind(url string) (string, error) {
+	if d.Binary {
+		return ArchiveBinary, nil
+	}
+	return archiveFromURL(d.Name, url)
+}
+
+// FileRules says which files of an artifact go where.
+func (d *Descriptor) FileRules(artifact, url string, have func(string) bool) ([]FileRule, []Link) {
+	if d.Files == nil {
+		return nil, nil
+	}
+	return d.Files(artifact, url, have)
 }
 
 // registry lists the descriptors in install order: a component comes
-// after what it requires.
-var registry = []*Descriptor{
-	{Name: Runc, Summary: "the reference OCI runtime", Runtime: RuntimeRunc, Restarts: []string{ContainerdService}},
-	{Name: Containerd, Summary: "container daemon with the CRI plugin", Requires: []string{Runc}, Service: ContainerdService, Restarts: []string{ContainerdService}},
-	{Name: Gvisor, Summary: "gVisor runsc and its containerd shim: an application kernel sandbox", Requires: []string{Containerd}, Runtime: RuntimeRunsc},
-	{Name: Kata, Summary: "Kata Containers: lightweight VMs (needs KVM)", Requires: []string{Containerd}, Runtime: RuntimeKata},
-	{Name: Docker, Summary: "Docker Engine static binaries, on the bundle's containerd and runc", Requires: []string{Containerd, Runc}, Service: DockerService, Restarts: []string{DockerService}},
-	{Name: Nerdctl, Summary: "Docker-compatible CLI for containerd", Requires: []string{Containerd}},
-	{Name: Crictl, Summary: "CLI for the Kubernetes CRI", Requires: []string{Containerd}},
-	// The CNI plugins put containers of containerd's CRI and of nerdctl on a
-	// network (nerdctl's README: needed for `nerdctl run`; containerd 2.x's
-	// getting-started installs them into /opt/cni/bin). They need no daemon.
-	{Name: CNI, Summary: "CNI plugins: container networks for the CRI and nerdctl", Restarts: []string{ContainerdService}},
-	// BuildKit's buildkitd with the containerd worker, for `nerdctl build`.
-	{Name: BuildKit, Summary: "BuildKit daemon on the installed containerd (nerdctl build)", Requires: []string{Containerd}, Service: BuildKitService, Restarts: []string{BuildKitService}},
+// after what it requires. Each is defined in the component's own file.
+// (Filled in init: the descriptors' functions parse versions, which looks
+// the registry up.)
+var registry []*Descriptor
+
+func init() {
+	registry = []*Descriptor{&runc, &containerd, &gvisor, &kata, &docker, &nerdctl, &crictl, &cni, &buildkit}
 }
 
 // All returns every descriptor in install order.

@@ -9,16 +9,18 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/satchel-dev/satchel/component"
 )
 
 // APIVersion is the only apiVersion this release reads.
 const APIVersion = "satchel/v1"
 
 // Known component names. Each has a catalog entry in package profiles.
-var KnownComponents = []string{"containerd", "runc", "docker", "gvisor", "kata", "nerdctl", "crictl"}
+var KnownComponents = component.Names()
 
 // KnownPlatforms are the platforms a bundle may carry.
-var KnownPlatforms = []string{"linux/amd64", "linux/arm64"}
+var KnownPlatforms = component.Platforms
 
 // Spec is bundle.yaml: what a user asks to carry.
 type Spec struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/manifest"
 )
 
@@ -116,7 +117,7 @@ func (p *Profile) validate() error {
 			bad("component %q unknown or listed twice", c.Name)
 		}
 		seen[c.Name] = true
-		if _, err := parseVersion(c.Name, c.Version); err != nil {
+		if _, err := component.ParseVersion(c.Name, c.Version); err != nil {
 			errs = append(errs, err)
 		}
 		if c.Exclude {

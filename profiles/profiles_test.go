@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/internal/fault"
 	"github.com/satchel-dev/satchel/internal/yamltest"
 	"github.com/satchel-dev/satchel/manifest"
@@ -34,6 +35,10 @@ const (
 	upKata320Amd64          = "sha256:21bb8484a060450d6522f29bed7d88d773c28520774eaa2c522b6f47fd12c4a1"
 	upKata320Arm64          = "sha256:40627b7ac677ce0f5ffc73b32c1a8bc553e75b746b6cdf8f14642ac27dac3148"
 	upPause310              = "sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a"
+	// CNI plugins 1.9.1: kubespray checksums.yml @46dbdd3 L511/L505, the
+	// same in nerdctl's Dockerfile.d/SHA256SUMS.d/cni-plugins-v1.9.1.
+	upCNI191Amd64 = "sha256:b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303"
+	upCNI191Arm64 = "sha256:56171987d3947707c3563db2f4001bccaf50fd63468611b9f3cbecb1375ee7ec"
 )
 
 func spec(profile string, platforms []string, comps ...manifest.ComponentSpec) *manifest.Spec {
@@ -77,8 +82,9 @@ func TestBuiltinProfilesLoad(t *testing.T) {
 		if p.Description == "" {
 			t.Errorf("%s: no description", p.Name)
 		}
-		for _, c := range manifest.KnownComponents {
-			if _, ok := p.Component(c); !ok {
+		for _, d := range component.All() {
+			if _, ok := p.Component(d.Name); !ok && !d.Optional {
+				c := d.Name
 				t.Errorf("%s: has no %s", p.Name, c)
 			}
 		}
@@ -162,14 +168,14 @@ func TestPinURLsComeFromTheCatalog(t *testing.T) {
 		for _, u := range urls {
 			for _, v := range verRE.FindAllString(u, -1) {
 				for _, comp := range manifest.KnownComponents {
-					for _, variant := range append(variants(comp), "") {
+					for _, variant := range append(slices.Clone(mustDescriptor(comp).Variants), "") {
 						for _, pl := range manifest.KnownPlatforms {
 							nu, err := catalogURLs(comp, v, variant, pl)
 							if err != nil {
 								continue
 							}
 							for _, x := range nu {
-								produced[x.url] = true
+								produced[x.URL] = true
 							}
 						}
 					}
@@ -218,6 +224,10 @@ func TestKylinV10URLsAndDigests(t *testing.T) {
 			gh + "kubernetes-sigs/cri-tools/releases/download/v1.32.0/crictl-v1.32.0-linux-amd64.tar.gz.sha256", "bare-sha256", "tar.gz"},
 		{"crictl", "linux/arm64", gh + "kubernetes-sigs/cri-tools/releases/download/v1.32.0/crictl-v1.32.0-linux-arm64.tar.gz", upCrictlArm64,
 			gh + "kubernetes-sigs/cri-tools/releases/download/v1.32.0/crictl-v1.32.0-linux-arm64.tar.gz.sha256", "bare-sha256", "tar.gz"},
+		{"cni", "linux/amd64", gh + "containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz", upCNI191Amd64,
+			gh + "containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz.sha256", "sha256sum", "tgz"},
+		{"cni", "linux/arm64", gh + "containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-arm64-v1.9.1.tgz", upCNI191Arm64,
+			gh + "containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-arm64-v1.9.1.tgz.sha256", "sha256sum", "tgz"},
 	}
 	n := 0
 	for _, c := range r.Components {
@@ -295,7 +305,7 @@ func TestKylinV10ExtraPins(t *testing.T) {
 	known := []string{upContainerdAmd64, upContainerdArm64, upContainerdStaticAmd64, upContainerdStaticArm64,
 		upRunc125Amd64, upRunc125Arm64, upRunc126Amd64, upRunc126Arm64, upCrictlAmd64, upCrictlArm64,
 		upNerdctlAmd64, upNerdctlArm64, upRunscAmd64, upRunscArm64, upShimAmd64, upShimArm64,
-		upKata313Amd64, upKata320Amd64, upKata320Arm64}
+		upKata313Amd64, upKata320Amd64, upKata320Arm64, upCNI191Amd64, upCNI191Arm64}
 	n := 0
 	for _, pin := range p.Pins {
 		if pin.Digest == "" {
@@ -367,13 +377,13 @@ func TestCatalogURLs(t *testing.T) {
 			t.Errorf("%s %s %s: %v", tt.component, tt.version, tt.platform, err)
 			continue
 		}
-		if got[0].url != tt.want {
-			t.Errorf("%s %s %s:\n got %s\nwant %s", tt.component, tt.version, tt.platform, got[0].url, tt.want)
+		if got[0].URL != tt.want {
+			t.Errorf("%s %s %s:\n got %s\nwant %s", tt.component, tt.version, tt.platform, got[0].URL, tt.want)
 		}
 	}
 	// Default variant: static where it exists.
 	for v, want := range map[string]string{"1.6.38": "dynamic", "1.7.0": "static", "2.3.4": "static"} {
-		if got := defaultVariant("containerd", mustVersion(v)); got != want {
+		if got := mustDescriptor("containerd").DefaultVariant(mustVersion(v)); got != want {
 			t.Errorf("default variant of containerd %s = %s, want %s", v, got, want)
 		}
 	}
@@ -716,7 +726,7 @@ func TestVersionCompare(t *testing.T) {
 	}{
 		{"3.1.3", "3.2.0", -1}, {"3.21.0", "3.3.0", 1}, {"1.2.0-rc.1", "1.2.0", -1}, {"2.0.4", "2.0.4", 0}, {"10.0.0", "9.9.9", 1},
 	} {
-		if got := mustVersion(tt.a).compare(mustVersion(tt.b)); got != tt.want {
+		if got := mustVersion(tt.a).Compare(mustVersion(tt.b)); got != tt.want {
 			t.Errorf("compare(%s, %s) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
@@ -743,4 +753,31 @@ func TestProfileVersionsReadAsWritten(t *testing.T) {
 		t.Errorf("note %+v", p.Notes[0])
 	}
 	yamltest.CheckTags(t, reflect.TypeFor[profileFile]())
+}
+
+// The catalog lives in the component descriptors; these name it the way
+// the tests here were written.
+func mustDescriptor(name string) *component.Descriptor {
+	d, ok := component.Lookup(name)
+	if !ok {
+		panic("unknown component " + name)
+	}
+	return d
+}
+
+func mustVersion(v string) component.Version {
+	out, err := component.ParseVersion("", v)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+func catalogURLs(name, version, variant, platform string) ([]component.Artifact, error) {
+	d := mustDescriptor(name)
+	v, err := component.ParseVersion(name, version)
+	if err != nil {
+		return nil, err
+	}
+	return d.ArtifactsFor(v, variant, platform, "")
 }

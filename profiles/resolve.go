@@ -3,60 +3,12 @@ package profiles
 import (
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/manifest"
 )
-
-// ChecksumRef names an upstream checksum file and its format (the formats of
-// fetch.ParseChecksumFile). An empty Format means upstream publishes none:
-// lock pins the downloaded bytes and marks them so.
-type ChecksumRef struct {
-	URL    string `json:"url,omitempty"`
-	Format string `json:"format,omitempty"`
-}
-
-// FileRule maps files of an upstream artifact to host paths.
-//
-// Source is a cleaned path inside the archive ("bin/ctr"), or "dir/**" for
-// everything below dir, which lands below Target keeping its relative path.
-// For a plain-binary artifact Source is the file name at the end of its URL
-// ("runc.amd64", "runsc"). Mode 0 keeps the archive's mode bits. A rule that
-// is not Optional must match at least one file, or the build fails.
-type FileRule struct {
-	Source   string `json:"source"`
-	Target   string `json:"target"`
-	Mode     uint32 `json:"mode,omitempty"`
-	Optional bool   `json:"optional,omitempty"`
-}
-
-// Match returns the host path for an archive member name, if the rule takes it.
-// Names are compared cleaned, so "./opt/kata/bin/x" (kata's tarball is packed
-// from ".") matches "opt/kata/**".
-func (r FileRule) Match(name string) (string, bool) {
-	name = strings.TrimPrefix(path.Clean("/"+name), "/")
-	if dir, ok := strings.CutSuffix(r.Source, "/**"); ok {
-		if name == dir {
-			return r.Target, true
-		}
-		if rest, ok := strings.CutPrefix(name, dir+"/"); ok {
-			return path.Join(r.Target, rest), true
-		}
-		return "", false
-	}
-	if name == r.Source {
-		return r.Target, true
-	}
-	return "", false
-}
-
-// Link is a symlink the installer creates: Path → Target.
-type Link struct {
-	Path   string `json:"path"`
-	Target string `json:"target"`
-}
 
 // Resolved is a spec with its profile applied: every component with its
 // upstream artifacts per platform, ready for lock and build.
@@ -276,14 +228,19 @@ func mergeComponents(prof *Profile, spec *manifest.Spec) ([]*wanted, []error) {
 }
 
 func resolveComponent(prof *Profile, w *wanted, platforms []string, have func(string) bool) (ResolvedComponent, error) {
-	v, err := parseVersion(w.name, w.version)
+	d, err := descriptor(w.name)
+	if err != nil {
+		return ResolvedComponent{}, fmt.Errorf("%s: %w", w.field, err)
+	}
+	v, err := component.ParseVersion(w.name, w.version)
 	if err != nil {
 		return ResolvedComponent{}, fmt.Errorf("%s.version: %w", w.field, err)
 	}
-	vs := variants(w.name)
+	vs := d.Variants
 	switch {
+	case w.variant == "" && d.DefaultVariant != nil:
+		w.variant = d.DefaultVariant(v)
 	case w.variant == "":
-		w.variant = defaultVariant(w.name, v)
 	case len(vs) == 0:
 		return ResolvedComponent{}, manifest.Hintf("remove the variant; only containerd has variants (static, dynamic)",
 			"%s.variant: %s has no variants, got %q", w.field, w.name, w.variant)
@@ -295,29 +252,24 @@ func resolveComponent(prof *Profile, w *wanted, platforms []string, have func(st
 	var errs []error
 	for _, pl := range platforms {
 		src, hasSrc := w.sources[pl]
-		var urls []namedURL
-		if hasSrc {
-			urls = overrideURLs(w.name, src.URL)
-		} else {
-			urls, err = catalogURLs(w.name, w.version, w.variant, pl)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %w", w.field, pl, err))
-				continue
-			}
+		urls, err := d.ArtifactsFor(v, w.variant, pl, src.URL)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s: %w", w.field, pl, err))
+			continue
 		}
 		for i, u := range urls {
-			a := ResolvedArtifact{Name: u.name, Platform: pl, URL: u.url, Checksum: checksumFor(w.name, u.url)}
-			if a.Archive, err = archiveKind(w.name, u.url); err != nil {
+			a := ResolvedArtifact{Name: u.Name, Platform: pl, URL: u.URL, Checksum: d.ChecksumFor(u.URL)}
+			if a.Archive, err = d.ArchiveKind(u.URL); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %s: %w", w.field, pl, err))
 				continue
 			}
-			a.Files, a.Links = fileRules(w.name, u.name, u.url, have)
+			a.Files, a.Links = d.FileRules(u.Name, u.URL, have)
 			switch {
 			case i == 0 && hasSrc && w.specSource[pl] && src.Digest != "":
 				a.Digest, a.DigestSource = src.Digest, manifest.DigestFromSpec
 			default:
-				if d, ok := prof.Pin(u.url); ok {
-					a.Digest, a.DigestSource = d, manifest.DigestFromProfile
+				if pd, ok := prof.Pin(u.URL); ok {
+					a.Digest, a.DigestSource = pd, manifest.DigestFromProfile
 				}
 			}
 			c.Artifacts = append(c.Artifacts, a)

@@ -176,8 +176,8 @@ func TestTamperingFails(t *testing.T) {
 		if manifest.ExitCode(err) != manifest.ExitVerification {
 			t.Errorf("%s: exit code %d: %v", name, manifest.ExitCode(err), err)
 		}
-		if !strings.Contains(err.Error(), wantMsg) {
-			t.Errorf("%s: %v (want %q)", name, err, wantMsg)
+		if text := err.Error() + " " + manifest.Hint(err); !strings.Contains(text, wantMsg) {
+			t.Errorf("%s: %s (want %q)", name, text, wantMsg)
 		}
 	}
 	// One dependency's digest changed after signing.

@@ -126,7 +126,7 @@ func testSpec(t *testing.T) bundletest.Spec {
 			Artifacts: []bundletest.Artifact{{
 				Platform: "linux/amd64",
 				URL:      "https://github.com/containerd/containerd/releases/download/v2.0.4/containerd-static-2.0.4-linux-amd64.tar.gz",
-				Files:    []bundletest.File{{Path: "/etc/containerd/x.toml", Mode: 0o644, Content: []byte("version = 3\n")}},
+				Files:    []bundletest.File{{Path: "/usr/local/etc/containerd/x.toml", Mode: 0o644, Content: []byte("version = 3\n")}},
 			}},
 		}},
 		Images: []bundletest.Image{{
@@ -240,7 +240,7 @@ func TestGenerateFromBundle(t *testing.T) {
 	for _, f := range doc.Files {
 		files[f.FileName] = f
 	}
-	for _, p := range []string{"./usr/local/bin/runc", "./usr/local/bin/runc-copy", "./usr/local/bin/helper.sh", "./etc/containerd/x.toml"} {
+	for _, p := range []string{"./usr/local/bin/runc", "./usr/local/bin/runc-copy", "./usr/local/bin/helper.sh", "./usr/local/etc/containerd/x.toml"} {
 		if _, ok := files[p]; !ok {
 			t.Errorf("no file %s", p)
 		}

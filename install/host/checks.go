@@ -100,13 +100,13 @@ func (p *preflight) modules() {
 	for _, comp := range p.selected {
 		var names, uses []string
 		sev := ""
-		for _, m := range componentModules[comp] {
-			if m.name == "overlay" || p.f.Module(m.name).State != ModuleMissing {
+		for _, m := range componentModules(comp) {
+			if m.Name == "overlay" || p.f.Module(m.Name).State != ModuleMissing {
 				continue
 			}
-			names = append(names, m.name)
-			uses = append(uses, moduleUse[m.name])
-			if m.required {
+			names = append(names, m.Name)
+			uses = append(uses, moduleUse[m.Name])
+			if m.Required {
 				sev = SeverityError
 			} else if sev == "" {
 				sev = SeverityWarning

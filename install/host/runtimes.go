@@ -141,26 +141,13 @@ func KataVersion(c *manifest.Component, platform string) string {
 	return c.Version
 }
 
-// componentModules are the kernel modules each component needs, and
-// whether it fails without them (required) or only loses a feature.
-var componentModules = map[string][]struct {
-	name     string
-	required bool
-}{
-	// The overlayfs snapshotter; Docker's overlay2 storage driver.
-	component.Containerd: {{"overlay", true}},
-	component.Docker:     {{"overlay", true}, {"br_netfilter", false}},
-	// Bridged container traffic passes iptables (portmap, firewall,
-	// kube-proxy) only with br_netfilter.
-	CNI: {{"br_netfilter", false}},
-	// `kata-runtime check` requires kvm, kvm_intel|kvm_amd, vhost and
-	// vhost_net, and lists vhost_vsock with required: false
-	// (src/runtime/cmd/kata-runtime/kata-check_amd64.go L33-38 and
-	// L135-156, kata-check_arm64.go L32-49 @3.7.0); kata's VSOCK design
-	// note says vhost_vsock "must be loaded or built-in" for the runtime
-	// to reach the agent (docs/design/VSocks.md, "System requirements",
-	// @40a37ce3). kvm is checked through /dev/kvm (kvm-missing).
-	component.Kata: {{"vhost", true}, {"vhost_net", true}, {"vhost_vsock", false}},
+// componentModules are the kernel modules a component needs: its
+// descriptor's (package component, where each is cited).
+func componentModules(name string) []component.Module {
+	if d, ok := component.Lookup(name); ok {
+		return d.Modules
+	}
+	return nil
 }
 
 // kvmModules are the KVM modules for the host's CPU.
@@ -193,8 +180,8 @@ func ModulesToLoad(f *Facts, components []string) []string {
 		}
 	}
 	for _, c := range components {
-		for _, m := range componentModules[c] {
-			want(m.name)
+		for _, m := range componentModules(c) {
+			want(m.Name)
 		}
 		if c == component.Kata {
 			for _, n := range kvmModules(f) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/profiles"
 	"github.com/ulikunitz/xz"
@@ -234,7 +235,7 @@ func compress(kind string, raw []byte) ([]byte, error) {
 }
 
 // layout lists an archive's members as upstream packs them.
-func layout(component, version, platform string, get func(string) ([]byte, error)) ([]member, error) {
+func layout(name, version, platform string, get func(string) ([]byte, error)) ([]member, error) {
 	var ms []member
 	var err error
 	dir := func(name string) { ms = append(ms, member{name: name, typeflag: tar.TypeDir, mode: 0o755}) }
@@ -250,7 +251,7 @@ func layout(component, version, platform string, get func(string) ([]byte, error
 	link := func(name, target string) {
 		ms = append(ms, member{name: name, typeflag: tar.TypeSymlink, mode: 0o777, linkname: target})
 	}
-	switch component {
+	switch name {
 	case "containerd":
 		// Makefile: tar -czf … -C releases/$(RELEASE) bin
 		dir("bin/")
@@ -291,8 +292,23 @@ func layout(component, version, platform string, get func(string) ([]byte, error
 		link(k+"share/kata-containers/kata-containers.img", "kata-containers-standin.img")
 		file(k+"share/kata-containers/vmlinux-standin", "opt/kata/share/kata-containers/vmlinux-standin", 0o644)
 		link(k+"share/kata-containers/vmlinux.container", "vmlinux-standin")
+	case "cni":
+		// .github/workflows/release.yaml: README.md and LICENSE are copied
+		// into bin/, then tar -C bin -czf … . (names start "./").
+		dir("./")
+		for _, f := range component.CNIPlugins {
+			file("./"+f, f, 0o755)
+		}
+		file("./LICENSE", "cni/LICENSE", 0o644)
+		file("./README.md", "cni/README.md", 0o644)
+	case "buildkit":
+		// Dockerfile (release stage): the binaries under bin/.
+		dir("bin/")
+		for _, f := range []string{"buildctl", "buildkit-runc", "buildkitd"} {
+			file("bin/"+f, "bin/"+f, 0o755)
+		}
 	default:
-		return nil, fmt.Errorf("no upstream layout known for %q", component)
+		return nil, fmt.Errorf("no upstream layout known for %q", name)
 	}
 	// Sorted names put every directory before its contents.
 	sort.Slice(ms, func(i, j int) bool { return ms[i].name < ms[j].name })

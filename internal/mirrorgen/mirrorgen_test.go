@@ -216,8 +216,8 @@ func TestGenerateServeFetch(t *testing.T) {
 			}
 		}
 	}
-	if artifacts != 16 {
-		t.Errorf("%d artifacts, want 16 (7 components, gVisor twice, 2 platforms)", artifacts)
+	if artifacts != 18 {
+		t.Errorf("%d artifacts, want 18 (8 components, gVisor twice, 2 platforms)", artifacts)
 	}
 	// Both runc binaries share one clear-signed checksum file, as upstream.
 	runc := get(t, base+"/github.com/opencontainers/runc/releases/download/v1.2.6/runc.sha256sum")
