@@ -11,8 +11,11 @@ import "fmt"
 // buildkitd and buildctl are installed: buildkitd runs on the installed
 // containerd (the containerd worker), not its own runc.
 var buildkit = Descriptor{
-	Name:     BuildKit,
-	Summary:  "BuildKit daemon on the installed containerd (nerdctl build)",
+	Name:    BuildKit,
+	Summary: "BuildKit daemon on the installed containerd (nerdctl build)",
+	// LICENSE: Apache License 2.0.
+	Project: Project{License: "Apache-2.0", Homepage: "https://github.com/moby/buildkit",
+		GoModule: plainModule("github.com/moby/buildkit")},
 	Optional: true,
 	Requires: []string{Containerd},
 	Service:  BuildKitService,

@@ -19,8 +19,11 @@ var CNIPlugins = []string{
 // minimal archive; containerd 2.x getting-started: into /opt/cni/bin); the
 // portmap and firewall plugins run the host's iptables.
 var cni = Descriptor{
-	Name:      CNI,
-	Summary:   "CNI plugins: container networks for the CRI and nerdctl",
+	Name:    CNI,
+	Summary: "CNI plugins: container networks for the CRI and nerdctl",
+	// LICENSE: Apache License 2.0.
+	Project: Project{License: "Apache-2.0", Homepage: "https://github.com/containernetworking/plugins",
+		GoModule: plainModule("github.com/containernetworking/plugins")},
 	Restarts:  []string{ContainerdService},
 	Modules:   []Module{{Name: "br_netfilter"}},
 	HostTools: []string{"iptables"},

@@ -47,6 +47,8 @@ type Descriptor struct {
 	Name string
 	// Summary says what it is, for listings.
 	Summary string
+	// Project is its upstream project: license, homepage, Go module.
+	Project Project
 
 	// Optional: a profile may leave it out; a spec names it to carry it.
 	Optional bool

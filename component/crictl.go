@@ -5,8 +5,11 @@ import "fmt"
 // crictl: crictl-v<v>-linux-<arch>.tar.gz with a bare-hex <asset>.sha256
 // (cri-tools hack/release.sh).
 var crictl = Descriptor{
-	Name:     Crictl,
-	Summary:  "CLI for the Kubernetes CRI",
+	Name:    Crictl,
+	Summary: "CLI for the Kubernetes CRI",
+	// LICENSE: Apache License 2.0.
+	Project: Project{License: "Apache-2.0", Homepage: "https://github.com/kubernetes-sigs/cri-tools",
+		GoModule: plainModule("sigs.k8s.io/cri-tools")},
 	Requires: []string{Containerd},
 	URLs: func(v Version, _, platform string) ([]Artifact, error) {
 		a, err := arch(platform, false)

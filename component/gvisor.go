@@ -6,8 +6,12 @@ import "fmt"
 // release directory with <file>.sha512 beside them; arches spelled like
 // uname -m (/arm64/ is a 404) (google/gvisor g3doc/user_guide/install.md).
 var gvisor = Descriptor{
-	Name:          Gvisor,
-	Summary:       "gVisor runsc and its containerd shim: an application kernel sandbox",
+	Name:    Gvisor,
+	Summary: "gVisor runsc and its containerd shim: an application kernel sandbox",
+	// LICENSE: Apache License 2.0, followed by "Some files carry the
+	// following license": MIT, and the 3-clause BSD license.
+	Project: Project{License: "Apache-2.0 AND MIT AND BSD-3-Clause", Homepage: "https://github.com/google/gvisor",
+		LicenseComment: "gVisor's LICENSE: Apache-2.0; some files carry MIT or BSD-3-Clause, noted at their top."},
 	Requires:      []string{Containerd},
 	Runtime:       RuntimeRunsc,
 	DatedReleases: true,

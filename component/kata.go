@@ -15,8 +15,12 @@ import (
 // kata-check_arm64.go L32-49 @3.7.0); kata's VSOCK design note asks for
 // vhost_vsock "loaded or built-in" (docs/design/VSocks.md @40a37ce3).
 var kata = Descriptor{
-	Name:     Kata,
-	Summary:  "Kata Containers: lightweight VMs (needs KVM)",
+	Name:    Kata,
+	Summary: "Kata Containers: lightweight VMs (needs KVM)",
+	// LICENSE: Apache License 2.0 (source files carry
+	// SPDX-License-Identifier: Apache-2.0).
+	Project: Project{License: "Apache-2.0", Homepage: "https://github.com/kata-containers/kata-containers",
+		LicenseComment: "kata-static also carries QEMU, Cloud Hypervisor, Firecracker, virtiofsd and a guest kernel, each under its own license (QEMU and Linux: GPL-2.0)."},
 	Requires: []string{Containerd},
 	Runtime:  RuntimeKata,
 	Modules:  []Module{{Name: "vhost", Required: true}, {Name: "vhost_net", Required: true}, {Name: "vhost_vsock"}},

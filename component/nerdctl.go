@@ -5,8 +5,11 @@ import "fmt"
 // nerdctl: nerdctl-<v>-linux-<arch>.tar.gz (nerdctl and the rootless
 // helper scripts) with one SHA256SUMS per release (nerdctl Makefile).
 var nerdctl = Descriptor{
-	Name:     Nerdctl,
-	Summary:  "Docker-compatible CLI for containerd",
+	Name:    Nerdctl,
+	Summary: "Docker-compatible CLI for containerd",
+	// LICENSE: Apache License 2.0.
+	Project: Project{License: "Apache-2.0", Homepage: "https://github.com/containerd/nerdctl",
+		GoModule: majorModule("github.com/containerd/nerdctl")},
 	Requires: []string{Containerd},
 	URLs: func(v Version, _, platform string) ([]Artifact, error) {
 		a, err := arch(platform, false)

@@ -6,8 +6,11 @@ import "fmt"
 // clear-signed runc.sha256sum (runc script/release_build.sh,
 // script/release_sign.sh).
 var runc = Descriptor{
-	Name:     Runc,
-	Summary:  "the reference OCI runtime",
+	Name:    Runc,
+	Summary: "the reference OCI runtime",
+	// LICENSE: Apache License 2.0.
+	Project: Project{License: "Apache-2.0", Homepage: "https://github.com/opencontainers/runc",
+		GoModule: plainModule("github.com/opencontainers/runc")},
 	Runtime:  RuntimeRunc,
 	Restarts: []string{ContainerdService},
 	URLs: func(v Version, _, platform string) ([]Artifact, error) {

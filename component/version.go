@@ -29,11 +29,12 @@ type Version struct {
 func (v Version) String() string { return v.raw }
 
 // ParseVersion checks a version against the shape the component's
-// releases have (dated for gVisor, x.y.z for the others) and explains a
+// releases have (dated for gVisor, x.y.z for the others; either when no
+// component is named) and explains a
 // mismatch with an example of the right one.
 func ParseVersion(component, v string) (Version, error) {
 	example, re := "2.0.4", semverRE
-	if d, ok := Lookup(component); ok && d.DatedReleases {
+	if d, ok := Lookup(component); ok && d.DatedReleases || component == "" && dateRE.MatchString(v) {
 		example, re = "20250331.0", dateRE
 	}
 	m := re.FindStringSubmatch(v)
@@ -89,11 +90,44 @@ func (v Version) Compare(b Version) int {
 		return 1
 	case b.pre == "":
 		return -1
-	case v.pre < b.pre:
+	}
+	return comparePre(v.pre, b.pre)
+}
+
+// comparePre orders pre-release suffixes as semver 2.0.0 §11 does:
+// dot-separated identifiers left to right, numeric ones numerically and
+// below alphanumeric ones, a shorter list first when all else is equal
+// (so rc.3 < rc.10 < rc.10.1).
+func comparePre(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, y := as[i], bs[i]
+		xn, xerr := strconv.Atoi(x)
+		yn, yerr := strconv.Atoi(y)
+		switch {
+		case xerr == nil && yerr == nil:
+			if xn != yn {
+				return cmpInt(xn, yn)
+			}
+		case xerr == nil:
+			return -1
+		case yerr == nil:
+			return 1
+		case x != y:
+			return strings.Compare(x, y)
+		}
+	}
+	return cmpInt(len(as), len(bs))
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
 		return -1
-	default:
+	case a > b:
 		return 1
 	}
+	return 0
 }
 
 // AtLeast reports whether v >= the release version s.
