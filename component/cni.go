@@ -19,14 +19,15 @@ var CNIPlugins = []string{
 // minimal archive; containerd 2.x getting-started: into /opt/cni/bin); the
 // portmap and firewall plugins run the host's iptables.
 var cni = Descriptor{
-	Name:    CNI,
-	Summary: "CNI plugins: container networks for the CRI and nerdctl",
+	Name:     CNI,
+	Summary:  "CNI plugins: container networks for the CRI and nerdctl",
+	Networks: true,
 	// LICENSE: Apache License 2.0.
 	Project: Project{License: "Apache-2.0", Homepage: "https://github.com/containernetworking/plugins",
 		GoModule: plainModule("github.com/containernetworking/plugins")},
 	Restarts:  []string{ContainerdService},
 	Modules:   []Module{{Name: "br_netfilter"}},
-	HostTools: []string{"iptables"},
+	HostTools: []HostTool{{Name: "iptables", Why: "the CNI portmap and firewall plugins run it to publish ports and isolate networks"}},
 	URLs: func(v Version, _, platform string) ([]Artifact, error) {
 		a, err := arch(platform, false)
 		if err != nil {

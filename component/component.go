@@ -64,10 +64,14 @@ type Descriptor struct {
 	// Restarts are the services to restart when its files change: they
 	// load it at start.
 	Restarts []string
-	// Modules are the kernel modules it needs on the host; HostTools the
-	// programs it runs there that a bundle cannot carry.
-	Modules   []Module
-	HostTools []string
+	// Networks: it puts containers on networks of its own, which needs the
+	// host to forward IPv4 (net.ipv4.ip_forward=1).
+	Networks bool
+	// Modules are the kernel modules it needs on the host.
+	Modules []Module
+	// HostTools are the programs it runs on the host that a bundle cannot
+	// carry (preflight reports each one missing, with the reason).
+	HostTools []HostTool
 
 	// DatedReleases: versions are yyyymmdd.N (gVisor), not x.y.z.
 	DatedReleases bool
@@ -90,6 +94,23 @@ type Descriptor struct {
 	Files func(artifact, url string, have func(string) bool) ([]FileRule, []Link)
 	// Completions are the bash completions its tools print.
 	Completions []Completion
+}
+
+// HostTool is a program of the host a component runs, and why.
+type HostTool struct {
+	Name string
+	Why  string
+}
+
+// NeedsHostTool reports why a component runs a host program ("" when it
+// does not).
+func (d *Descriptor) NeedsHostTool(name string) string {
+	for _, t := range d.HostTools {
+		if t.Name == name {
+			return t.Why
+		}
+	}
+	return ""
 }
 
 // ArtifactsFor returns the release's artifacts for a platform, or those a

@@ -11,8 +11,9 @@ import (
 // static variant exists since 1.7.0; dynamic 2.1+ builds need glibc 2.35
 // (containerd#11685) and Kylin V10 has 2.28, so static is the default.
 var containerd = Descriptor{
-	Name:    Containerd,
-	Summary: "container daemon with the CRI plugin",
+	Name:     Containerd,
+	Summary:  "container daemon with the CRI plugin",
+	Networks: true,
 	// LICENSE: Apache License 2.0.
 	Project: Project{License: "Apache-2.0", Homepage: "https://github.com/containerd/containerd",
 		GoModule: majorModule("github.com/containerd/containerd")},

@@ -17,17 +17,20 @@ var (
 // checksum published (docker-library/docker versions.sh; Docker's static
 // binaries need iptables ≥ 1.4 on the host: docs.docker.com/engine/install/binaries).
 var docker = Descriptor{
-	Name:    Docker,
-	Summary: "Docker Engine static binaries, on the bundle's containerd and runc",
+	Name:     Docker,
+	Summary:  "Docker Engine static binaries, on the bundle's containerd and runc",
+	Networks: true,
 	// github.com/moby/moby and github.com/docker/cli LICENSE: Apache License 2.0.
 	Project: Project{License: "Apache-2.0", Homepage: "https://github.com/moby/moby",
 		LicenseComment: "Docker's static archive also carries containerd, runc and docker-init (tini, MIT), each under its own license.",
 		GoModule:       dockerModule},
-	Requires:  []string{Containerd, Runc},
-	Service:   DockerService,
-	Restarts:  []string{DockerService},
-	Modules:   []Module{{Name: "overlay", Required: true}, {Name: "br_netfilter"}},
-	HostTools: []string{"iptables"},
+	Requires: []string{Containerd, Runc},
+	Service:  DockerService,
+	Restarts: []string{DockerService},
+	Modules:  []Module{{Name: "overlay", Required: true}, {Name: "br_netfilter"}},
+	// docker/docs content/manuals/engine/install/binaries.md,
+	// "Prerequisites": iptables 1.4 or higher.
+	HostTools: []HostTool{{Name: "iptables", Why: "Docker's static binaries need iptables 1.4 or later on the host to set up container networks"}},
 	URLs: func(v Version, _, platform string) ([]Artifact, error) {
 		a, err := arch(platform, true)
 		if err != nil {

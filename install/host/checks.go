@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/satchel-dev/satchel/component"
@@ -175,7 +176,7 @@ func (p *preflight) selinux() {
 // routes: a container network over a subnet the host reaches through an
 // interface would cut the host off from it (issue 9).
 func (p *preflight) cniSubnet() {
-	if !p.has(CNI) || p.o.CNISubnet == "" {
+	if !p.has(component.CNI) || p.o.CNISubnet == "" {
 		return
 	}
 	pfx, err := netip.ParsePrefix(p.o.CNISubnet)
@@ -183,7 +184,7 @@ func (p *preflight) cniSubnet() {
 		return // the plan refuses it with the reason
 	}
 	if r, ok := p.f.Net.RouteOverlapping(pfx); ok {
-		p.add(Finding{ID: "cni-subnet", Severity: p.runtime(SeverityError), Component: CNI,
+		p.add(Finding{ID: "cni-subnet", Severity: p.runtime(SeverityError), Component: component.CNI,
 			Message: fmt.Sprintf("the default container network %s overlaps the host's route to %s (%s)", pfx, r.Prefix, r.Interface),
 			Remedy:  "choose a subnet the host does not use (satchel-install apply --cni-subnet 10.89.0.0/16, say)"})
 	}
@@ -191,9 +192,7 @@ func (p *preflight) cniSubnet() {
 
 // network checks the host tools a bundle cannot carry (issue 9).
 func (p *preflight) network() {
-	docker, cni := p.has(component.Docker), p.has(CNI)
-	engine := docker || cni || p.has(component.Containerd) || p.has(component.Nerdctl)
-	if !engine {
+	if !p.has(component.Docker) && !p.has(component.CNI) && !p.has(component.Containerd) && !p.has(component.Nerdctl) {
 		return
 	}
 	n := p.f.Net
@@ -205,15 +204,14 @@ func (p *preflight) network() {
 		add := func(comp, sev, why string) {
 			p.add(Finding{ID: "iptables-missing", Severity: p.runtime(sev), Component: comp, Message: msg + ": " + why, Remedy: remedy})
 		}
-		if docker {
-			// docker/docs content/manuals/engine/install/binaries.md,
-			// "Prerequisites": iptables 1.4 or higher.
-			add(component.Docker, SeverityError, "Docker's static binaries need iptables 1.4 or later on the host to set up container networks")
+		needed := false
+		for _, d := range component.All() {
+			if why := d.NeedsHostTool("iptables"); why != "" && p.has(d.Name) {
+				add(d.Name, SeverityError, why)
+				needed = true
+			}
 		}
-		if cni {
-			add(CNI, SeverityError, "the CNI portmap and firewall plugins run it to publish ports and isolate networks")
-		}
-		if !docker && !cni {
+		if !needed {
 			add("", SeverityWarning, "container networks that publish ports (CNI portmap, nerdctl run -p) need it")
 		}
 	} else {
@@ -229,8 +227,8 @@ func (p *preflight) network() {
 			Message: fmt.Sprintf("iptables: %s%s, %s backend; Docker, the CNI plugins and any Kubernetes network plugin must use the same one", n.IPTables.Path, via, backend)})
 	}
 	if n.IPv6 && n.IP6Tables.Path == "" {
-		for _, comp := range []string{component.Docker, CNI} {
-			if p.has(comp) {
+		for _, d := range component.All() {
+			if comp := d.Name; p.has(comp) && d.NeedsHostTool("iptables") != "" {
 				p.add(Finding{ID: "ip6tables-missing", Severity: SeverityWarning, Component: comp,
 					Message: "IPv6 is enabled but the target has no ip6tables: IPv6 port mappings and isolation rules cannot be set up",
 					Remedy:  p.installFromMedia("iptables") + " (RHEL-like systems ship ip6tables in it); or keep containers on IPv4"})
@@ -243,7 +241,7 @@ func (p *preflight) network() {
 // ipForward: routed container traffic needs net.ipv4.ip_forward = 1;
 // apply sets it (SysctlsToSet) unless a later sysctl file turns it off.
 func (p *preflight) ipForward() {
-	if !p.has(component.Containerd) && !p.has(component.Docker) && !p.has(CNI) {
+	if !slices.ContainsFunc(component.All(), func(d *component.Descriptor) bool { return d.Networks && p.has(d.Name) }) {
 		return
 	}
 	s := p.f.Sysctl("net.ipv4.ip_forward")

@@ -14,10 +14,6 @@ import (
 // the settings apply writes, so that preflight's findings and the plan say
 // the same thing.
 
-// CNI is the component of the CNI plugins (issue 9). It is named here
-// until package component registers it.
-const CNI = "cni"
-
 // GvisorVariant64K marks a gvisor component built for 64 KiB pages
 // (bazel build --define=pagesize=64k //runsc:runsc, google/gvisor PR
 // #12656, first in release-20260309.0). gVisor's release binaries are 4K
@@ -198,7 +194,8 @@ const SysctlFile = "/etc/sysctl.d/99-satchel.conf"
 
 // SysctlsToSet lists the kernel settings the selected components need
 // that the root's configuration does not already set at boot: IPv4
-// forwarding for containerd, Docker and CNI networks (issue 9).
+// forwarding for the components that put containers on networks
+// (component.Descriptor.Networks: containerd, Docker, the CNI plugins).
 //
 // The plan writes them as "key = value" lines to SysctlFile and applies
 // them now (writing /proc/sys, as `sysctl -w` does) on the live system;
@@ -206,7 +203,8 @@ const SysctlFile = "/etc/sysctl.d/99-satchel.conf"
 // software may rely on by then).
 func SysctlsToSet(f *Facts, components []string) []Sysctl {
 	if !slices.ContainsFunc(components, func(c string) bool {
-		return c == component.Containerd || c == component.Docker || c == CNI
+		d, ok := component.Lookup(c)
+		return ok && d.Networks
 	}) {
 		return nil
 	}
