@@ -36,6 +36,8 @@ func ServiceUnit(name string, opts UnitOptions) ([]byte, error) {
 		return ContainerdUnit(opts), nil
 	case "docker.service":
 		return DockerUnit(opts), nil
+	case "buildkit.service":
+		return BuildKitUnit(opts), nil
 	}
 	return nil, fmt.Errorf("internal: no unit for %q", name)
 }

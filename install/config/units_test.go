@@ -119,6 +119,22 @@ func TestDockerUnit(t *testing.T) {
 	}
 }
 
+func TestBuildKitUnit(t *testing.T) {
+	u := parseUnit(t, BuildKitUnit(UnitOptions{BinDir: "/opt/bin"}))
+	checkDirectives(t, "buildkit.service", u)
+	if got := u.get(t, "Service", "ExecStart"); got != "/opt/bin/buildkitd --addr unix:///run/buildkit/buildkitd.sock --config /etc/buildkit/buildkitd.toml" {
+		t.Errorf("ExecStart=%s", got)
+	}
+	for _, k := range []string{"After", "Requires"} {
+		if !strings.Contains(u.get(t, "Unit", k), "containerd.service") {
+			t.Errorf("%s does not name containerd.service", k)
+		}
+	}
+	if b, err := ServiceUnit("buildkit.service", UnitOptions{}); err != nil || !bytes.Equal(b, BuildKitUnit(UnitOptions{})) {
+		t.Errorf("ServiceUnit(buildkit.service): %v", err)
+	}
+}
+
 func TestImagesUnit(t *testing.T) {
 	cmd := Quote("/usr/local/bin/satchel-install", "images", "import", "/var/lib/satchel/images")
 	b, err := ImagesUnit(ImagesUnitOptions{ExecStart: cmd, StagingDir: "/var/lib/satchel/images"})
@@ -178,7 +194,7 @@ func TestUnitsSystemdAnalyze(t *testing.T) {
 		t.Fatal(err)
 	}
 	// verify checks that ExecStart binaries exist and are executable.
-	for _, b := range []string{"containerd", "dockerd", "satchel-install"} {
+	for _, b := range []string{"containerd", "dockerd", "buildkitd", "satchel-install"} {
 		if err := os.WriteFile(filepath.Join(bin, b), []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +205,7 @@ func TestUnitsSystemdAnalyze(t *testing.T) {
 		t.Fatal(err)
 	}
 	var args []string
-	for name, b := range map[string][]byte{"containerd.service": ContainerdUnit(o), "docker.service": DockerUnit(o), ImagesUnitName: images} {
+	for name, b := range map[string][]byte{"containerd.service": ContainerdUnit(o), "docker.service": DockerUnit(o), "buildkit.service": BuildKitUnit(o), ImagesUnitName: images} {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)

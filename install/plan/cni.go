@@ -31,3 +31,22 @@ func (pl *planner) cni() error {
 	_, err = pl.owned(KindConfig, config.CNIConfigPath, data, 0o644, component.CNI)
 	return err
 }
+
+// buildkit plans buildkitd's configuration when BuildKit is installed. A
+// buildkitd.toml satchel did not write is the user's choice of workers:
+// it is left alone, and said so.
+func (pl *planner) buildkit() error {
+	if pl.component(component.BuildKit) == nil {
+		return nil
+	}
+	cur, err := pl.place(config.BuildKitConfigPath, nil)
+	if err != nil {
+		return err
+	}
+	if _, ours := pl.in.Previous.File(config.BuildKitConfigPath); cur.Kind != EntryNone && !ours {
+		pl.warnf("%s exists and was not written by satchel: it is left as it is; buildkitd needs its containerd worker on for nerdctl build to see the installed images", config.BuildKitConfigPath)
+		return nil
+	}
+	_, err = pl.owned(KindConfig, config.BuildKitConfigPath, config.BuildKitConfig(), 0o644, component.BuildKit)
+	return err
+}

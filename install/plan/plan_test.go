@@ -232,3 +232,41 @@ func TestUninstallFromData(t *testing.T) {
 		t.Errorf("uninstall plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestBuildKit: the optional BuildKit component brings its unit (bound to
+// containerd) and buildkitd.toml with the containerd worker; a user's
+// buildkitd.toml is left alone.
+func TestBuildKit(t *testing.T) {
+	in := testInput()
+	in.Index.Components = append(in.Index.Components, manifest.Component{Name: "buildkit", Version: "0.31.2",
+		Artifacts: []manifest.Artifact{{Platform: "linux/amd64", Files: []manifest.File{{Path: "/usr/local/bin/buildkitd", Mode: 0o755,
+			Digest: digestOf([]byte("bk")), Size: 2, Blob: digestOf([]byte("blob bk"))}}}}})
+	p := make_(t, in, disk{})
+	var got []string
+	for _, a := range p.Changes() {
+		got = append(got, a.Describe())
+	}
+	for _, want := range []string{"new unit /etc/systemd/system/buildkit.service", "new config /etc/buildkit/buildkitd.toml", "enable buildkit.service"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("plan lacks %q:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	i := slices.IndexFunc(p.Actions, func(a Action) bool { return a.Path == "/etc/buildkit/buildkitd.toml" })
+	if !strings.Contains(string(p.Actions[i].Content.Data), "[worker.containerd]\n  enabled = true") {
+		t.Errorf("buildkitd.toml:\n%s", p.Actions[i].Content.Data)
+	}
+	// Only BuildKit selected: containerd and runc come with it.
+	in.Options.Components = []string{"buildkit"}
+	if p = make_(t, in, disk{}); !slices.Contains(p.Bundle.Components, "containerd") {
+		t.Errorf("--components buildkit installs %v", p.Bundle.Components)
+	}
+	in.Options.Components = nil
+	user := "[worker.oci]\n  enabled = true\n"
+	p = make_(t, in, disk{"/etc/buildkit/buildkitd.toml": user})
+	if i := slices.IndexFunc(p.Actions, func(a Action) bool { return a.Path == "/etc/buildkit/buildkitd.toml" }); i >= 0 {
+		t.Errorf("a user's buildkitd.toml is planned: %s", p.Actions[i].Describe())
+	}
+	if !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "buildkitd.toml exists") }) {
+		t.Errorf("no warning about the user's buildkitd.toml: %v", p.Warnings)
+	}
+}
