@@ -2,16 +2,15 @@ package pack
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/satchel-dev/satchel/internal/fsutil"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/verify"
 )
@@ -217,76 +216,8 @@ func WriteFile(path string, force bool, indexJSON, sig []byte, ix *manifest.Inde
 	})
 }
 
-// writeAtomic is the temp + fsync + rename protocol shared by every file
-// this package creates.
-func writeAtomic(path string, force bool, mode os.FileMode, write func(io.Writer) error) (err error) {
-	if !force {
-		if _, err := os.Lstat(path); err == nil {
-			return manifest.Hintf("choose another output name or pass --force to replace it",
-				"%s already exists", path)
-		}
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if force {
-		err = os.Rename(tmp.Name(), path)
-	} else {
-		// A hard link fails if path appeared meanwhile; file systems without
-		// hard links (FAT on a USB stick) fall back to a checked rename.
-		err = os.Link(tmp.Name(), path)
-		switch {
-		case err == nil:
-			os.Remove(tmp.Name())
-		case errors.Is(err, os.ErrExist):
-			err = manifest.Hintf("choose another output name or pass --force to replace it", "%s already exists", path)
-		default:
-			if _, statErr := os.Lstat(path); statErr == nil {
-				err = manifest.Hintf("choose another output name or pass --force to replace it", "%s already exists", path)
-			} else {
-				err = os.Rename(tmp.Name(), path)
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a rename durable; some file systems cannot fsync a
-// directory, which is not worth failing for.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+// writeAtomic is fsutil.WriteAtomic: the one temp + fsync + rename
+// protocol every output file of satchel goes through.
+func writeAtomic(path string, force bool, mode os.FileMode, write func(io.Writer) error) error {
+	return fsutil.WriteAtomic(path, mode, force, write)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -74,14 +73,9 @@ func runSign(c *cobra.Command, g *globalOptions, o SignOptions, file string) err
 	if out == "" {
 		out = file
 	}
-	// Write beside the target, then rename over it: the input stays readable
-	// while it is copied.
-	tmp := out + ".signing"
-	if err := pack.WriteFile(tmp, true, b.IndexJSON(), sig, ix, b); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		os.Remove(tmp)
+	// WriteFile writes beside the target and renames over it at the end:
+	// the input stays readable while it is copied.
+	if err := pack.WriteFile(out, true, b.IndexJSON(), sig, ix, b); err != nil {
 		return err
 	}
 	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(map[string]string{"file": out, "keyID": signer.KeyID()}, func(w io.Writer) {

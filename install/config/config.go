@@ -3,9 +3,9 @@ package config
 import (
 	"bytes"
 	"fmt"
-	"github.com/satchel-dev/satchel/install/rootfs"
-	"strconv"
 	"strings"
+
+	"github.com/satchel-dev/satchel/install/rootfs"
 
 	"github.com/satchel-dev/satchel/manifest"
 )
@@ -105,27 +105,9 @@ func hasComments(b []byte) bool {
 type version struct{ major, minor, patch int }
 
 // parseVersion reads "2.0.4", "v1.6.20", "1.6.20~ds1" or "2.1": the leading
-// dotted numbers, anything after them ignored.
+// dotted numbers (manifest.VersionNums), anything after them ignored.
 func parseVersion(s string) (version, error) {
-	t := strings.TrimPrefix(strings.TrimSpace(s), "v")
-	var nums []int
-	for part := range strings.SplitSeq(t, ".") {
-		end := 0
-		for end < len(part) && part[end] >= '0' && part[end] <= '9' {
-			end++
-		}
-		if end == 0 {
-			break
-		}
-		n, err := strconv.Atoi(part[:end])
-		if err != nil {
-			return version{}, err
-		}
-		nums = append(nums, n)
-		if end < len(part) || len(nums) == 3 {
-			break
-		}
-	}
+	nums := manifest.VersionNums(strings.TrimSpace(s))
 	if len(nums) < 2 {
 		return version{}, fmt.Errorf("version %q is not major.minor[.patch]", s)
 	}
