@@ -161,8 +161,12 @@ func (s *Services) Tool(name string) string {
 	if s.InNamespace {
 		return string(p)
 	}
-	if info, err := s.Root.Lstat(p); err == nil && !info.IsDir() {
-		return s.Root.HostPath(p)
+	// Resolved inside the root: /usr/local may be a symlink there, and a
+	// tool's absolute symlink must not lead to the host's file.
+	if res, err := s.Root.Resolve(p, true); err == nil {
+		if info, err := s.Root.Lstat(res); err == nil && info.IsRegular() {
+			return s.Root.HostPath(res)
+		}
 	}
 	if l, err := s.Runner.LookPath(name); err == nil {
 		return l

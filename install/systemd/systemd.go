@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/satchel-dev/satchel/install/rootfs"
@@ -148,6 +149,11 @@ func InstallLinks(unit string, text []byte) []rootfs.Path {
 		case "RequiredBy":
 			suffix = ".requires"
 		default:
+			continue
+		}
+		if strings.TrimSpace(v) == "" {
+			// An empty assignment resets the list, as systemctl enable reads it.
+			links = slices.DeleteFunc(links, func(l rootfs.Path) bool { return strings.HasSuffix(string(l.Dir()), suffix) })
 			continue
 		}
 		for _, t := range strings.Fields(v) {
