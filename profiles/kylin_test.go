@@ -14,22 +14,22 @@ import (
 // at the commit and line named; none computed). nerdctl 2.2.2: kubespray
 // @46dbdd3 as pinned by profile modern.
 const (
-	ks2ContainerdStaticAmd64 = "sha256:1d0eccd52471ab75e8d4645b538f73dc635f905cd2be776366eb1036a0089595" // @46dbdd3 L1572
-	ks2ContainerdStaticArm64 = "sha256:ad21f456a69bca9c183a8bde892a7576d5d09ae88b3e376a47bde4a886037ab3" // @46dbdd3 L1501
-	ks2ContainerdAmd64       = "sha256:9d68969855fbf676cdb8ed758e420fb048d61f984f61de3e53eddfebe484d168" // @46dbdd3 L1358
-	ks2ContainerdArm64       = "sha256:a985fbb7e18fc0362d31a055338f5d7b0e087a3e27f14c70d1c5965399a29f95" // @46dbdd3 L1287
-	ks2Runc143Amd64          = "sha256:f6ae8efc0fa40079e1475e97cbe9d1bd3f106a28d6af78a11d9f1bd565515e60" // @46dbdd3 L847
-	ks2Runc143Arm64          = "sha256:633301e2e32f8a5ad54031aab4901eb00308bec677dd15faa2751e8f9dab5ca4" // @46dbdd3 L817
+	ks2ContainerdStaticAmd64 = "sha256:1d0eccd52471ab75e8d4645b538f73dc635f905cd2be776366eb1036a0089595"                                                                 // @46dbdd3 L1572
+	ks2ContainerdStaticArm64 = "sha256:ad21f456a69bca9c183a8bde892a7576d5d09ae88b3e376a47bde4a886037ab3"                                                                 // @46dbdd3 L1501
+	ks2ContainerdAmd64       = "sha256:9d68969855fbf676cdb8ed758e420fb048d61f984f61de3e53eddfebe484d168"                                                                 // @46dbdd3 L1358
+	ks2ContainerdArm64       = "sha256:a985fbb7e18fc0362d31a055338f5d7b0e087a3e27f14c70d1c5965399a29f95"                                                                 // @46dbdd3 L1287
+	ks2Runc143Amd64          = "sha256:f6ae8efc0fa40079e1475e97cbe9d1bd3f106a28d6af78a11d9f1bd565515e60"                                                                 // @46dbdd3 L847
+	ks2Runc143Arm64          = "sha256:633301e2e32f8a5ad54031aab4901eb00308bec677dd15faa2751e8f9dab5ca4"                                                                 // @46dbdd3 L817
 	ks2RunscAmd64            = "sha512:84936438d583ec976800f464e75a83e1515f0890b451b9b4db219c4472b54ca9b106a6772ee683f1e64cce2128871d7637b14d800591f8451b8137f6c39fb2ef" // @46dbdd3 L1014
 	ks2RunscArm64            = "sha512:6394fd161a4af0dc9a2c29f75c3016d05275a55744f124e12023fa7666a9f161c68d6ce3803ad49205c6a7b5bee0ad2ccf48edff340db344fdafec678c788aa4" // @46dbdd3 L957
 	ks2ShimAmd64             = "sha512:b60d1c418b841ab046951cc7a91f490a221198fbe81ec55dc364432578fddd44e97063793ce6651be397af2f64ec47170dff77a45db277819c3fb08fec9f3ced" // @46dbdd3 L1129
 	ks2ShimArm64             = "sha512:a7c0147f635938225e41c9660b95ba5235121a142c11830794e2a52b472783547e2b089bdba4f1344d30f65aeee651b377a1cafadd262a134f5e1ac10c6bf4bb" // @46dbdd3 L1072
-	ks2Kata370Amd64          = "sha256:bebf218cafdc082476c7dabbcc5439aee6a41d6dda24dd3cfffbe0a6ae94e23d" // @ace96af L895
-	ks2Kata370Arm64          = "sha256:23e0d5c4e38c6944729a11c631f947abc5aab19427a44d8691bfb9ad1c38b831" // @ace96af L899
-	ks2Nerdctl222Amd64       = "sha256:6f637760fb2875e3454e97c3de7438fd17281b5996908cbd8ee1c872b0653cc8" // @46dbdd3
-	ks2Nerdctl222Arm64       = "sha256:4e222d6be16d94052079a4773e04f21c82e07f9b5847163fed78396e6ad8eeb5" // @46dbdd3
-	ks2Crictl136Amd64        = "sha256:83855e114566a8a8c44c548d515670f51de3a5e1da8b2effb59870e2f10c25a3" // @46dbdd3 L9
-	ks2Crictl136Arm64        = "sha256:68328594ccf780a80ae2b092d9f6ce484eec7cf540c275242e8fd954bfd95332" // @46dbdd3 L4
+	ks2Kata370Amd64          = "sha256:bebf218cafdc082476c7dabbcc5439aee6a41d6dda24dd3cfffbe0a6ae94e23d"                                                                 // @ace96af L895
+	ks2Kata370Arm64          = "sha256:23e0d5c4e38c6944729a11c631f947abc5aab19427a44d8691bfb9ad1c38b831"                                                                 // @ace96af L899
+	ks2Nerdctl222Amd64       = "sha256:6f637760fb2875e3454e97c3de7438fd17281b5996908cbd8ee1c872b0653cc8"                                                                 // @46dbdd3
+	ks2Nerdctl222Arm64       = "sha256:4e222d6be16d94052079a4773e04f21c82e07f9b5847163fed78396e6ad8eeb5"                                                                 // @46dbdd3
+	ks2Crictl136Amd64        = "sha256:83855e114566a8a8c44c548d515670f51de3a5e1da8b2effb59870e2f10c25a3"                                                                 // @46dbdd3 L9
+	ks2Crictl136Arm64        = "sha256:68328594ccf780a80ae2b092d9f6ce484eec7cf540c275242e8fd954bfd95332"                                                                 // @46dbdd3 L4
 )
 
 func TestKylinV10URLsAndDigests(t *testing.T) {
