@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -30,6 +31,13 @@ func newProfilesCommand(g *globalOptions) *cobra.Command {
 						v := comp.Version
 						if comp.Variant != "" {
 							v += " (" + comp.Variant + ")"
+						}
+						// A platform that carries another release says so.
+						for _, pl := range slices.Sorted(maps.Keys(comp.Versions)) {
+							v += ", " + pl + ": " + comp.Versions[pl]
+						}
+						if len(comp.Platforms) > 0 {
+							v += " (only " + strings.Join(comp.Platforms, ", ") + ")"
 						}
 						pins := "digest at lock time"
 						if ps := pinned[comp.Name]; len(ps) > 0 {
