@@ -147,6 +147,15 @@ const (
 	NoteEOL      = "eol"      // the pinned release line is no longer maintained
 )
 
+// VersionFor returns the release the component carries for a platform:
+// its first artifact's there, else the component's version.
+func (c *Component) VersionFor(platform string) string {
+	if a, ok := c.Artifact(platform); ok {
+		return c.ArtifactVersion(a)
+	}
+	return c.Version
+}
+
 // ArtifactVersion returns the upstream release of one of the component's
 // artifacts: its own version, or the component's where the artifact names
 // none (bundles made before artifacts had versions).

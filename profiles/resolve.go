@@ -150,7 +150,7 @@ func Resolve(spec *manifest.Spec) (*Resolved, error) {
 	r.Notes = append(r.Notes, r.releaseNotes(prof.Notes)...)
 	for _, c := range r.Components {
 		for _, pl := range c.Absent {
-			r.Notes = append(r.Notes, manifest.Note{ID: c.Name + "-platforms", Platform: pl, Severity: "warning",
+			r.Notes = append(r.Notes, manifest.Note{ID: c.Name + "-platforms", Platform: pl, Severity: "info",
 				Text: fmt.Sprintf("%s is not in this bundle for %s: it ships for %s only, so a %s host gets none of it.", c.Name, pl, strings.Join(c.platforms(), ", "), pl)})
 		}
 	}
