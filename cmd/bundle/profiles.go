@@ -53,6 +53,9 @@ func newProfilesCommand(g *globalOptions) *cobra.Command {
 						fmt.Fprintf(tw, "  image\t%s\t%s\n", im.Ref, pinned)
 					}
 					tw.Flush()
+					for _, l := range profileNoteSummary(p.Name) {
+						fmt.Fprintf(w, "  %s\n", l)
+					}
 					fmt.Fprintln(w)
 				}
 			})
