@@ -34,6 +34,9 @@ type Options struct {
 	Signer *sign.Signer // required by Build
 	Output string       // bundle path
 	Force  bool         // overwrite Output
+	// Strict refuses to build a bundle with a known-vulnerable pin (a
+	// security note applies to one of its artifacts), before any download.
+	Strict bool
 
 	// Created is the bundle's creation time; zero means SOURCE_DATE_EPOCH, else now.
 	Created time.Time
@@ -157,6 +160,15 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	platforms, err := filterPlatforms(res.Platforms, o.Platforms)
 	if err != nil {
 		return nil, err
+	}
+	// Notes about a platform the bundle does not carry stay out of it.
+	res.Notes = slices.DeleteFunc(slices.Clone(res.Notes), func(n manifest.Note) bool {
+		return n.Platform != "" && !slices.Contains(platforms, n.Platform)
+	})
+	if o.Strict {
+		if err := refuseVulnerable(res.Notes); err != nil {
+			return nil, err
+		}
 	}
 	cache, err := o.cacheDir()
 	if err != nil {
@@ -296,4 +308,37 @@ func matchRule(rules []profiles.FileRule, name string) (int, string, bool) {
 		}
 	}
 	return 0, "", false
+}
+
+// refuseVulnerable fails a strict build whose pins have security notes,
+// naming each pin, its CVEs and the releases that fix them.
+func refuseVulnerable(notes []manifest.Note) error {
+	bad := profiles.KnownVulnerable(notes)
+	if len(bad) == 0 {
+		return nil
+	}
+	type pin struct{ component, version string }
+	var order []pin
+	cves := map[pin][]string{}
+	fixed := map[pin][]string{}
+	for _, n := range bad {
+		p := pin{n.Component, n.Version}
+		if _, ok := cves[p]; !ok {
+			order = append(order, p)
+		}
+		cves[p] = append(cves[p], n.CVEs...)
+		for _, f := range n.FixedIn {
+			if !slices.Contains(fixed[p], f) {
+				fixed[p] = append(fixed[p], f)
+			}
+		}
+	}
+	var lines []string
+	for _, p := range order {
+		lines = append(lines, fmt.Sprintf("%s %s: %s (fixed in %s)", p.component, p.version,
+			strings.Join(cves[p], ", "), strings.Join(fixed[p], ", ")))
+	}
+	return manifest.WithExitCode(manifest.Hintf(
+		"pin a release at or above a fixed one for each (a spec component's version overrides the profile's), or leave the component out with exclude: true; the notes say which releases fix what",
+		"strict: %d known-vulnerable pin(s): %s", len(order), strings.Join(lines, "; ")), manifest.ExitFindings)
 }

@@ -47,8 +47,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvFor(t, mirrorgen.DemoSpec())
+}
+
+// newEnvFor serves a stand-in mirror and registry for spec.
+func newEnvFor(t *testing.T, spec *manifest.Spec) *env {
+	t.Helper()
 	ctx := context.Background()
-	e := &env{spec: mirrorgen.DemoSpec(), cacheDir: t.TempDir(), mirror: t.TempDir()}
+	e := &env{spec: spec, cacheDir: t.TempDir(), mirror: t.TempDir()}
 	res, err := profiles.Resolve(e.spec)
 	if err != nil {
 		t.Fatal(err)

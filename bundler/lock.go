@@ -82,8 +82,8 @@ func Lock(ctx context.Context, spec *manifest.Spec, o Options) (*manifest.Lock, 
 }
 
 func lockArtifact(ctx context.Context, f *fetch.Fetcher, c profiles.ResolvedComponent, a profiles.ResolvedArtifact) (manifest.LockedArtifact, error) {
-	la := manifest.LockedArtifact{Platform: a.Platform, URL: a.URL, Digest: a.Digest, DigestSource: a.DigestSource}
-	what := fmt.Sprintf("%s %s (%s)", c.Name, c.Version, a.Platform)
+	la := manifest.LockedArtifact{Platform: a.Platform, Version: a.Version, URL: a.URL, Digest: a.Digest, DigestSource: a.DigestSource}
+	what := fmt.Sprintf("%s %s (%s)", c.Name, a.Version, a.Platform)
 	if a.Checksum.URL != "" {
 		body, err := f.Get(ctx, a.Checksum.URL)
 		if err != nil {
@@ -120,6 +120,13 @@ func pin(lk *manifest.Lock, c profiles.ResolvedComponent, a profiles.ResolvedArt
 	var locked *manifest.LockedArtifact
 	if lk != nil {
 		locked, _ = lk.Artifact(c.Name, c.Version, c.Variant, a.Platform, a.URL)
+	}
+	// A lock written before artifacts had versions names none: the
+	// component's version applies, which the lookup above matched. One
+	// that names another release than the spec resolves to is stale.
+	if locked != nil && locked.Version != "" && a.Version != "" && locked.Version != a.Version {
+		return "", "", 0, manifest.Hintf("run `satchel-bundle lock` again, and review the change",
+			"%s %s (%s): the lock records release %s for %s", c.Name, a.Version, a.Platform, locked.Version, a.URL)
 	}
 	if a.Digest != "" {
 		if locked != nil && locked.Digest.Algorithm() == a.Digest.Algorithm() && locked.Digest != a.Digest {

@@ -489,7 +489,7 @@ func (p *pipeline) components(o Options, resolved []profiles.ResolvedComponent, 
 				errs[i] = err
 				return
 			}
-			artifacts[i] = manifest.Artifact{Platform: j.a.Platform, URL: j.a.URL, Digest: j.d, DigestSource: j.s, Files: files}
+			artifacts[i] = manifest.Artifact{Platform: j.a.Platform, Version: j.a.Version, URL: j.a.URL, Digest: j.d, DigestSource: j.s, Files: files}
 			leftMu.Lock()
 			left[j.ci]--
 			last := left[j.ci] == 0

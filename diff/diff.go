@@ -9,6 +9,7 @@ package diff
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -310,7 +311,7 @@ func notes(olds, news []manifest.Note) []NoteChange {
 			out = append(out, NoteChange{ID: n.ID, Change: Added, New: &n})
 		case !inNew:
 			out = append(out, NoteChange{ID: o.ID, Change: Removed, Old: &o})
-		case o != n:
+		case !reflect.DeepEqual(o, n):
 			out = append(out, NoteChange{ID: o.ID, Change: Changed, Old: &o, New: &n})
 		}
 	}

@@ -62,7 +62,12 @@ type Component struct {
 
 // Artifact is the upstream file a platform's files were unpacked from.
 type Artifact struct {
-	Platform     string `json:"platform"`
+	Platform string `json:"platform"`
+	// Version is the upstream release this artifact is; it may differ from
+	// the component's version (a platform that carries another release).
+	// Empty in bundles made before artifacts had versions: then the
+	// component's version applies (Component.ArtifactVersion).
+	Version      string `json:"version,omitempty"`
 	URL          string `json:"url"`
 	Digest       Digest `json:"digest"`
 	DigestSource string `json:"digestSource"`
@@ -121,6 +126,44 @@ type Note struct {
 	Platform  string `json:"platform,omitempty" yaml:"platform,omitempty"`
 	Severity  string `json:"severity" yaml:"severity"` // "info", "warning", "error"
 	Text      string `json:"text" yaml:"text"`
+	// Kind is NoteSecurity or NoteEOL for notes about a pinned release
+	// (empty for compatibility and other notes). Version is the release
+	// the note was found to apply to.
+	Kind    string `json:"kind,omitempty" yaml:"kind,omitempty"`
+	Version string `json:"version,omitempty" yaml:"version,omitempty"`
+	// CVEs and FixedIn: the vulnerabilities of a security note and the
+	// releases that fix them.
+	CVEs    []string `json:"cves,omitempty" yaml:"cves,omitempty"`
+	FixedIn []string `json:"fixedIn,omitempty" yaml:"fixedIn,omitempty"`
+	// Date is an end-of-life note's date (YYYY-MM-DD); Source the URL the
+	// note's facts come from.
+	Date   string `json:"date,omitempty" yaml:"date,omitempty"`
+	Source string `json:"source,omitempty" yaml:"source,omitempty"`
+}
+
+// Note kinds.
+const (
+	NoteSecurity = "security" // a known vulnerability of the pinned release
+	NoteEOL      = "eol"      // the pinned release line is no longer maintained
+)
+
+// VersionFor returns the release the component carries for a platform:
+// its first artifact's there, else the component's version.
+func (c *Component) VersionFor(platform string) string {
+	if a, ok := c.Artifact(platform); ok {
+		return c.ArtifactVersion(a)
+	}
+	return c.Version
+}
+
+// ArtifactVersion returns the upstream release of one of the component's
+// artifacts: its own version, or the component's where the artifact names
+// none (bundles made before artifacts had versions).
+func (c *Component) ArtifactVersion(a *Artifact) string {
+	if a.Version != "" {
+		return a.Version
+	}
+	return c.Version
 }
 
 // Encode returns the canonical bytes of the index: encoding/json in struct

@@ -38,7 +38,12 @@ type LockedComponent struct {
 
 // LockedArtifact pins one upstream file.
 type LockedArtifact struct {
-	Platform     string `json:"platform" yaml:"platform"`
+	Platform string `json:"platform" yaml:"platform"`
+	// Version is the upstream release of this artifact; it may differ
+	// from the component's (a platform that carries another release).
+	// Empty in a lock written before artifacts had versions: then the
+	// component's version applies.
+	Version      string `json:"version,omitempty" yaml:"version,omitempty"`
 	URL          string `json:"url" yaml:"url"`
 	Digest       Digest `json:"digest" yaml:"digest"`
 	DigestSource string `json:"digestSource" yaml:"digestSource"`

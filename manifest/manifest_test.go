@@ -207,3 +207,71 @@ func TestCompareVersions(t *testing.T) {
 		}
 	}
 }
+
+// Artifacts record their own release (issue 10); an index or lock written
+// before that names none, still reads, and the component's version applies.
+func TestArtifactVersions(t *testing.T) {
+	ix := sampleIndex()
+	old, err := ix.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(old), `"platform": "linux/amd64",`+"\n          \"version\"") {
+		t.Fatal("an artifact without a version is written with one")
+	}
+	got, err := DecodeIndex(old)
+	if err != nil {
+		t.Fatalf("an index without artifact versions: %v", err)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := &got.Components[0]
+	if v := c.ArtifactVersion(&c.Artifacts[0]); v != "1.2.6" {
+		t.Errorf("ArtifactVersion of an old artifact = %s", v)
+	}
+	if v := c.VersionFor("linux/arm64"); v != "1.2.6" {
+		t.Errorf("VersionFor a platform without artifacts = %s", v)
+	}
+
+	ix.Components[0].Artifacts[0].Version = "1.2.5"
+	b, err := ix.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"platform": "linux/amd64",`+"\n          \"version\": \"1.2.5\",") {
+		t.Errorf("artifact version not after platform:\n%s", b)
+	}
+	got, err = DecodeIndex(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Components[0].VersionFor("linux/amd64"); v != "1.2.5" {
+		t.Errorf("VersionFor = %s, want 1.2.5", v)
+	}
+	ix.Components[0].Artifacts[0].Version = "1.2.5\x1b[K"
+	if err := ix.Validate(); err == nil {
+		t.Error("control characters in an artifact version accepted")
+	}
+
+	// Notes with a kind: known kinds only.
+	ix = sampleIndex()
+	ix.Notes = []Note{{ID: "runc-cve-2025-31133", Kind: NoteSecurity, Component: "runc", Version: "1.2.6", Severity: "warning",
+		CVEs: []string{"CVE-2025-31133"}, FixedIn: []string{"1.2.8"}, Source: "https://github.com/opencontainers/runc/security/advisories/GHSA-9493-h29p-rfm2", Text: "t"}}
+	if err := ix.Validate(); err != nil {
+		t.Errorf("security note: %v", err)
+	}
+	ix.Notes[0].Kind = "rumour"
+	if err := ix.Validate(); err == nil {
+		t.Error("unknown note kind accepted")
+	}
+
+	// A lock without artifact versions still parses.
+	l, err := ParseLock([]byte("apiVersion: satchel/v1\nkind: BundleLock\nname: n\nplatforms: [linux/amd64]\ncomponents:\n- name: runc\n  version: 1.2.6\n  artifacts:\n  - platform: linux/amd64\n    url: u\n    digest: " + string(DigestOf(SHA256, []byte("a"))) + "\n    digestSource: profile\nimages: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := l.Artifact("runc", "1.2.6", "", "linux/amd64", "u"); !ok || a.Version != "" {
+		t.Errorf("old lock artifact: %+v %v", a, ok)
+	}
+}

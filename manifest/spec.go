@@ -51,6 +51,13 @@ type ComponentSpec struct {
 	Version string            `json:"version,omitempty" yaml:"version,omitempty"`
 	Variant string            `json:"variant,omitempty" yaml:"variant,omitempty"`
 	Sources map[string]Source `json:"sources,omitempty" yaml:"sources,omitempty"`
+	// Versions name the release a platform carries where it is not Version
+	// (kata-static 3.1.3 has no arm64 build: linux/arm64 carries 3.2.0).
+	// The catalog URL, the pins and the notes then follow that release.
+	Versions map[string]string `json:"versions,omitempty" yaml:"versions,omitempty"`
+	// Platforms, when set, are the only platforms the component ships for:
+	// the bundle's other platforms carry none of it.
+	Platforms []string `json:"platforms,omitempty" yaml:"platforms,omitempty"`
 	// Exclude drops a component the profile would otherwise bring.
 	Exclude bool `json:"exclude,omitempty" yaml:"exclude,omitempty"`
 }
@@ -144,6 +151,20 @@ func (s *Spec) Validate() error {
 		seen[c.Name] = true
 		if c.Version == "" && s.Spec.Profile == "" && !c.Exclude {
 			bad(f+".version", "set the version, or name a profile that supplies it", "is empty")
+		}
+		for p, v := range c.Versions {
+			vf := fmt.Sprintf("%s.versions[%s]", f, p)
+			if !slices.Contains(KnownPlatforms, p) {
+				bad(vf, "use one of "+strings.Join(KnownPlatforms, ", "), "unknown platform %q", p)
+			}
+			if _, err := component.ParseVersion(c.Name, v); err != nil && slices.Contains(KnownComponents, c.Name) {
+				errs = append(errs, fmt.Errorf("%s: %w", vf, err))
+			}
+		}
+		for j, p := range c.Platforms {
+			if !slices.Contains(KnownPlatforms, p) {
+				bad(fmt.Sprintf("%s.platforms[%d]", f, j), "use one of "+strings.Join(KnownPlatforms, ", "), "unknown platform %q", p)
+			}
 		}
 		for p, src := range c.Sources {
 			sf := fmt.Sprintf("%s.sources[%s]", f, p)

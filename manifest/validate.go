@@ -148,6 +148,9 @@ func (ix *Index) validate() error {
 			if err := checkField(where+" url", a.URL, maxTextLen, true); err != nil {
 				return err
 			}
+			if err := checkField(where+" version", a.Version, maxShortText, false); err != nil {
+				return err
+			}
 			if err := checkDigest(where+" artifact digest", a.Digest); err != nil {
 				return err
 			}
@@ -242,6 +245,18 @@ func (ix *Index) validate() error {
 			return fmt.Errorf("%s: severity %q is not info, warning or error", where, n.Severity)
 		}
 		if err := checkField(where+" text", n.Text, maxTextLen, true); err != nil {
+			return err
+		}
+		if n.Kind != "" && n.Kind != NoteSecurity && n.Kind != NoteEOL {
+			return fmt.Errorf("%s: kind %q is not %s or %s", where, n.Kind, NoteSecurity, NoteEOL)
+		}
+		short := append([]string{n.Version, n.Date}, n.CVEs...)
+		for _, f := range append(short, n.FixedIn...) {
+			if err := checkField(where+" field", f, maxShortText, false); err != nil {
+				return err
+			}
+		}
+		if err := checkField(where+" source", n.Source, maxTextLen, false); err != nil {
 			return err
 		}
 	}

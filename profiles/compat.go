@@ -41,18 +41,6 @@ type compVersion struct {
 	raw           string
 }
 
-func compVersions(cs []ResolvedComponent) []compVersion {
-	var out []compVersion
-	for _, c := range cs {
-		v, err := component.ParseVersion(c.Name, c.Version)
-		if err != nil {
-			continue // Resolve has already refused it
-		}
-		out = append(out, compVersion{name: c.Name, variant: c.Variant, v: v, raw: c.Version})
-	}
-	return out
-}
-
 // CompatNotes returns the known-bad (and notable) combinations among
 // components, given as name → version. A containerd version may carry its
 // variant as "2.1.0+static"; without one, containerd counts as the dynamic

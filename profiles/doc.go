@@ -10,11 +10,18 @@
 // marks an artifact nobody pins publicly (Docker's static archives), which
 // `satchel-bundle lock` pins from the download. Built-ins:
 //
-//   - kylin-v10: Kylin Linux Advanced Server V10 (glibc 2.28, kernel 4.19).
-//     kata-static 3.1.3 exists for x86_64 only, so the profile sends
-//     linux/arm64 to kata-static 3.2.0 by a source override and a note.
+//   - kylin-v10: Kylin Linux Advanced Server V10 (glibc 2.28, kernel 4.19),
+//     maintained and patched releases (kata-static 3.7.0, the newest kata
+//     that runs on glibc 2.28, on both arches).
+//   - kylin-v10-2025: the seed's 2025 set, known CVEs included. kata-static
+//     3.1.3 exists for x86_64 only, so the profile gives linux/arm64
+//     kata-static 3.2.0 as a per-platform release (versions) with a note.
 //   - modern: current releases for hosts with glibc 2.34 or newer, from
 //     kubespray's checksums.yml.
+//
+// A component's versions field gives a platform another release, and its
+// platforms field limits where it ships; every resolved artifact carries its
+// own release, which lock and the signed index record.
 //
 // # Resolve
 //
@@ -47,6 +54,15 @@
 // and glibc 2.35, kata 3.12+ virtiofsd on Kylin V10, how Docker must name
 // kata). Notes that depend on the host carry a machine-readable ID (GlibcNeed
 // reads "<component>-glibc-<x.y>") for the installer's preflight to decide.
+//
+// # Security and end-of-life notes
+//
+// advisories.yaml holds notes of kind security (CVE ids, affected ranges,
+// fixed-in releases, source) and eol (date, source) about upstream
+// releases. Every resolution evaluates them, and the profile's own notes
+// and the compatibility rules, per artifact against the artifact's own
+// release. KnownVulnerable picks the security notes, which
+// `satchel-bundle build --strict` refuses.
 //
 // This package imports no network code.
 package profiles

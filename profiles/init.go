@@ -57,6 +57,7 @@ var initTemplate = template.Must(template.New("init").Funcs(template.FuncMap{
 		return b.String()
 	},
 	"quote": func(s string) string { return fmt.Sprintf("%q", s) },
+	"join":  strings.Join,
 }).Parse(`# bundle.yaml — what satchel-bundle puts in a bundle.
 # Written by ` + "`satchel-bundle init --profile {{.P.Name}}`" + `.
 # Next: ` + "`satchel-bundle lock`" + ` pins every URL and digest into bundle.lock,
@@ -86,7 +87,18 @@ spec:
 {{- if .Variant}}
   #     variant: {{.Variant}}
 {{- end}}
+{{- if .Versions}}
+  #     versions:    # a platform that carries another release
+{{- range $pl, $v := .Versions}}
+  #       {{$pl}}: {{quote $v}}
 {{- end}}
+{{- end}}
+{{- if .Platforms}}
+  #     platforms: [{{join .Platforms ", "}}]    # the only platforms it ships for
+{{- end}}
+{{- end}}
+  # "versions" gives one platform another release; "platforms" limits the
+  # platforms a component ships for (the others carry none of it).
   # A source replaces the upstream URL for one platform (an internal mirror):
   #     sources:
   #       linux/amd64:

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -46,12 +47,18 @@ type Pin struct {
 	From   string          `json:"from" yaml:"from"`
 }
 
-// Note is a profile note. Version, when set, limits it to that version of
-// Component: a note about kata 3.1.3 says nothing about the kata a spec
-// chooses instead.
+// Note is a profile note or an advisory (advisories.yaml). Version or
+// Affected, when set, limit it to those releases of Component, evaluated
+// per artifact against the artifact's own release: a note about kata 3.1.3
+// says nothing about the kata a spec chooses instead, nor about the 3.2.0
+// another platform carries. Affected lists ranges such as
+// ">= 1.3.0-rc.1, < 1.3.3"; a release in any of them is affected.
+//
+// The embedded note's Version, in a profile, is the one release the note is
+// about; in a resolved note, the release it was found to hold for.
 type Note struct {
 	manifest.Note `yaml:",inline"`
-	Version       string `json:"version,omitempty" yaml:"version,omitempty"`
+	Affected      []string `json:"affected,omitempty" yaml:"affected,omitempty"`
 }
 
 // profileFile is the on-disk form: a Profile with a format header.
@@ -128,6 +135,19 @@ func (p *Profile) validate() error {
 				bad("component %s: source for %q must be a listed platform with an https URL", c.Name, pl)
 			}
 		}
+		for pl, v := range c.Versions {
+			if !slices.Contains(p.Platforms, pl) {
+				bad("component %s: versions names %q, which the profile does not list", c.Name, pl)
+			}
+			if _, err := component.ParseVersion(c.Name, v); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, pl := range c.Platforms {
+			if !slices.Contains(p.Platforms, pl) {
+				bad("component %s: platforms names %q, which the profile does not list", c.Name, pl)
+			}
+		}
 	}
 	for _, pin := range p.Pins {
 		if pin.Digest != "" {
@@ -147,8 +167,8 @@ func (p *Profile) validate() error {
 		}
 	}
 	for _, n := range p.Notes {
-		if n.ID == "" || !slices.Contains([]string{"info", "warning", "error"}, n.Severity) || n.Text == "" {
-			bad("note %q needs an id, a severity (info, warning, error) and a text", n.ID)
+		if err := n.validate(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -232,6 +252,8 @@ func (p *Profile) clone() *Profile {
 	c.Components = make([]manifest.ComponentSpec, len(p.Components))
 	for i, comp := range p.Components {
 		comp.Sources = cloneSources(comp.Sources)
+		comp.Versions = maps.Clone(comp.Versions)
+		comp.Platforms = slices.Clone(comp.Platforms)
 		c.Components[i] = comp
 	}
 	c.Images = slices.Clone(p.Images)

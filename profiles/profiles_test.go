@@ -72,7 +72,7 @@ func artifact(t *testing.T, r *Resolved, name, platform string) ResolvedArtifact
 }
 
 func TestBuiltinProfilesLoad(t *testing.T) {
-	if got, want := Names(), []string{"kylin-v10", "modern"}; !reflect.DeepEqual(got, want) {
+	if got, want := Names(), []string{"kylin-v10", "kylin-v10-2025", "modern"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
 	for _, p := range List() {
@@ -190,8 +190,9 @@ func TestPinURLsComeFromTheCatalog(t *testing.T) {
 	}
 }
 
-func TestKylinV10URLsAndDigests(t *testing.T) {
-	r := mustResolve(t, spec("kylin-v10", nil))
+// kylin-v10-2025 is the seed's by-hand set, frozen.
+func TestKylinV102025URLsAndDigests(t *testing.T) {
+	r := mustResolve(t, spec("kylin-v10-2025", nil))
 	gh := "https://github.com/"
 	tests := []struct {
 		name, platform, url, digest, checksumURL, format, archive string
@@ -281,10 +282,10 @@ func TestKylinV10URLsAndDigests(t *testing.T) {
 	}
 }
 
-// The pins kylin-v10 carries beyond its default plan (for a spec that picks
-// the dynamic containerd, runc 1.2.5 or kata 3.2.0) equal UPSTREAM.md too.
-func TestKylinV10ExtraPins(t *testing.T) {
-	p, _ := Get("kylin-v10")
+// The pins kylin-v10-2025 carries beyond its default plan (for a spec that
+// picks the dynamic containerd, runc 1.2.5 or kata 3.2.0) equal UPSTREAM.md too.
+func TestKylinV102025ExtraPins(t *testing.T) {
+	p, _ := Get("kylin-v10-2025")
 	gh := "https://github.com/"
 	for url, want := range map[string]string{
 		gh + "containerd/containerd/releases/download/v2.0.4/containerd-2.0.4-linux-amd64.tar.gz":        upContainerdAmd64,
@@ -394,21 +395,21 @@ func TestOverrides(t *testing.T) {
 	amd := []string{"linux/amd64"}
 
 	t.Run("version to another pinned release keeps the pin", func(t *testing.T) {
-		r := mustResolve(t, spec("kylin-v10", nil, manifest.ComponentSpec{Name: "runc", Version: "1.2.5"}))
+		r := mustResolve(t, spec("kylin-v10-2025", nil, manifest.ComponentSpec{Name: "runc", Version: "1.2.5"}))
 		a := artifact(t, r, "runc", "linux/arm64")
 		if a.URL != gh+"opencontainers/runc/releases/download/v1.2.5/runc.arm64" || a.Digest != upRunc125Arm64 || a.DigestSource != manifest.DigestFromProfile {
 			t.Errorf("%+v", a)
 		}
 	})
 	t.Run("version to an unpinned release leaves the digest to lock", func(t *testing.T) {
-		r := mustResolve(t, spec("kylin-v10", amd, manifest.ComponentSpec{Name: "runc", Version: "1.3.0"}))
+		r := mustResolve(t, spec("kylin-v10-2025", amd, manifest.ComponentSpec{Name: "runc", Version: "1.3.0"}))
 		a := artifact(t, r, "runc", "linux/amd64")
 		if a.Digest != "" || a.DigestSource != "" || a.Checksum.URL != gh+"opencontainers/runc/releases/download/v1.3.0/runc.sha256sum" {
 			t.Errorf("%+v", a)
 		}
 	})
 	t.Run("variant", func(t *testing.T) {
-		r := mustResolve(t, spec("kylin-v10", amd, manifest.ComponentSpec{Name: "containerd", Variant: "dynamic"}))
+		r := mustResolve(t, spec("kylin-v10-2025", amd, manifest.ComponentSpec{Name: "containerd", Variant: "dynamic"}))
 		a := artifact(t, r, "containerd", "linux/amd64")
 		c, _ := r.Component("containerd")
 		if c.Version != "2.0.4" || c.Variant != "dynamic" || a.Digest != upContainerdAmd64 ||
@@ -419,7 +420,7 @@ func TestOverrides(t *testing.T) {
 	t.Run("source with digest", func(t *testing.T) {
 		mirror := "https://mirror.example/containerd/v2.0.4/containerd-static-2.0.4-linux-amd64.tar.gz"
 		d := manifest.Digest("sha256:" + strings.Repeat("ab", 32))
-		r := mustResolve(t, spec("kylin-v10", nil, manifest.ComponentSpec{Name: "containerd",
+		r := mustResolve(t, spec("kylin-v10-2025", nil, manifest.ComponentSpec{Name: "containerd",
 			Sources: map[string]manifest.Source{"linux/amd64": {URL: mirror, Digest: d}}}))
 		a := artifact(t, r, "containerd", "linux/amd64")
 		if a.URL != mirror || a.Digest != d || a.DigestSource != manifest.DigestFromSpec || a.Checksum.URL != mirror+".sha256sum" {
@@ -431,7 +432,7 @@ func TestOverrides(t *testing.T) {
 	})
 	t.Run("gvisor source moves both binaries", func(t *testing.T) {
 		d := manifest.Digest("sha512:" + strings.Repeat("cd", 64))
-		r := mustResolve(t, spec("kylin-v10", amd, manifest.ComponentSpec{Name: "gvisor",
+		r := mustResolve(t, spec("kylin-v10-2025", amd, manifest.ComponentSpec{Name: "gvisor",
 			Sources: map[string]manifest.Source{"linux/amd64": {URL: "https://mirror.example/gvisor/x86_64/runsc", Digest: d}}}))
 		runsc, shim := artifact(t, r, "runsc", "linux/amd64"), artifact(t, r, "containerd-shim-runsc-v1", "linux/amd64")
 		if runsc.Digest != d || shim.URL != "https://mirror.example/gvisor/x86_64/containerd-shim-runsc-v1" || shim.Digest != "" ||
@@ -440,7 +441,7 @@ func TestOverrides(t *testing.T) {
 		}
 	})
 	t.Run("exclude", func(t *testing.T) {
-		r := mustResolve(t, spec("kylin-v10", nil, manifest.ComponentSpec{Name: "kata", Exclude: true}))
+		r := mustResolve(t, spec("kylin-v10-2025", nil, manifest.ComponentSpec{Name: "kata", Exclude: true}))
 		if _, ok := r.Component("kata"); ok {
 			t.Fatal("kata still there")
 		}
@@ -458,11 +459,11 @@ func TestOverrides(t *testing.T) {
 			}
 			return out
 		}
-		r := mustResolve(t, spec("kylin-v10", amd))
+		r := mustResolve(t, spec("kylin-v10-2025", amd))
 		if got := sources(r); !reflect.DeepEqual(got, []string{"docker/docker", "docker/dockerd", "docker/docker-init", "docker/docker-proxy"}) {
 			t.Errorf("with containerd and runc: %v", got)
 		}
-		r = mustResolve(t, spec("kylin-v10", amd, manifest.ComponentSpec{Name: "containerd", Exclude: true}))
+		r = mustResolve(t, spec("kylin-v10-2025", amd, manifest.ComponentSpec{Name: "containerd", Exclude: true}))
 		got := sources(r)
 		if !slices.Contains(got, "docker/containerd") || !slices.Contains(got, "docker/containerd-shim-runc-v2") || slices.Contains(got, "docker/runc") {
 			t.Errorf("without containerd: %v", got)
@@ -470,23 +471,32 @@ func TestOverrides(t *testing.T) {
 		if !slices.ContainsFunc(r.Notes, func(n manifest.Note) bool { return n.ID == "docker-bundled-containerd" }) {
 			t.Error("no docker-bundled-containerd note")
 		}
-		r = mustResolve(t, spec("kylin-v10", amd, manifest.ComponentSpec{Name: "runc", Exclude: true}))
+		r = mustResolve(t, spec("kylin-v10-2025", amd, manifest.ComponentSpec{Name: "runc", Exclude: true}))
 		if got := sources(r); !slices.Contains(got, "docker/runc") || slices.Contains(got, "docker/containerd") {
 			t.Errorf("without runc: %v", got)
 		}
 	})
-	t.Run("kata version change drops the profile's arm64 source and note", func(t *testing.T) {
-		r := mustResolve(t, spec("kylin-v10", nil, manifest.ComponentSpec{Name: "kata", Version: "3.2.0"}))
+	t.Run("kata version change drops the profile's arm64 version; notes follow the artifacts", func(t *testing.T) {
+		r := mustResolve(t, spec("kylin-v10-2025", nil, manifest.ComponentSpec{Name: "kata", Version: "3.2.0"}))
 		a := artifact(t, r, "kata", "linux/amd64")
-		if a.URL != gh+"kata-containers/kata-containers/releases/download/3.2.0/kata-static-3.2.0-amd64.tar.xz" || a.Digest != upKata320Amd64 {
+		if a.URL != gh+"kata-containers/kata-containers/releases/download/3.2.0/kata-static-3.2.0-amd64.tar.xz" || a.Digest != upKata320Amd64 || a.Version != "3.2.0" {
 			t.Errorf("%+v", a)
 		}
+		// The arm64 note is about kata-static 3.2.0 on arm64: still true.
+		i := slices.IndexFunc(r.Notes, func(n manifest.Note) bool { return n.ID == "kata-arm64-untested" })
+		if i < 0 || r.Notes[i].Platform != "linux/arm64" || r.Notes[i].Version != "3.2.0" {
+			t.Errorf("kata-arm64-untested for kata 3.2.0: %+v", r.Notes)
+		}
+		r = mustResolve(t, spec("kylin-v10-2025", nil, manifest.ComponentSpec{Name: "kata", Version: "3.7.0"}))
+		if a := artifact(t, r, "kata", "linux/arm64"); a.Version != "3.7.0" || !strings.Contains(a.URL, "/3.7.0/kata-static-3.7.0-arm64") {
+			t.Errorf("kata 3.7.0 kept the profile's arm64 release: %+v", a)
+		}
 		if slices.ContainsFunc(r.Notes, func(n manifest.Note) bool { return n.ID == "kata-arm64-untested" }) {
-			t.Error("kata-arm64-untested note kept for kata 3.2.0")
+			t.Error("kata-arm64-untested note kept for kata 3.7.0")
 		}
 	})
 	t.Run("platforms", func(t *testing.T) {
-		r := mustResolve(t, spec("kylin-v10", amd))
+		r := mustResolve(t, spec("kylin-v10-2025", amd))
 		for _, c := range r.Components {
 			for _, a := range c.Artifacts {
 				if a.Platform != "linux/amd64" {
@@ -499,7 +509,7 @@ func TestOverrides(t *testing.T) {
 		}
 	})
 	t.Run("images", func(t *testing.T) {
-		s := spec("kylin-v10", nil)
+		s := spec("kylin-v10-2025", nil)
 		d := manifest.Digest("sha256:" + strings.Repeat("12", 32))
 		s.Spec.Images = []manifest.ImageSpec{
 			{Ref: "docker.io/library/nginx:1.27.4", Digest: d},
@@ -541,19 +551,19 @@ func TestResolveErrors(t *testing.T) {
 		field string // the error names it
 		hint  string // the hint contains it
 	}{
-		{"unknown profile", spec("kylin-v11", nil), "spec.profile", "kylin-v10"},
+		{"unknown profile", spec("kylin-v11", nil), "spec.profile", "kylin-v10-2025"},
 		{"unknown component", spec("", amd, manifest.ComponentSpec{Name: "podman", Version: "5.0.0"}), "spec.components[0].name", "containerd"},
 		{"unknown platform", spec("", []string{"linux/s390x"}, manifest.ComponentSpec{Name: "runc", Version: "1.2.6"}), "spec.platforms[0]", "linux/amd64"},
-		{"leading v", spec("kylin-v10", nil, manifest.ComponentSpec{Name: "runc", Version: "v1.2.6"}), "spec.components[0].version", `drop the leading "v"`},
-		{"gvisor shape", spec("kylin-v10", nil, manifest.ComponentSpec{Name: "gvisor", Version: "2025-03-31"}), "spec.components[0].version", "20250331.0"},
+		{"leading v", spec("kylin-v10-2025", nil, manifest.ComponentSpec{Name: "runc", Version: "v1.2.6"}), "spec.components[0].version", `drop the leading "v"`},
+		{"gvisor shape", spec("kylin-v10-2025", nil, manifest.ComponentSpec{Name: "gvisor", Version: "2025-03-31"}), "spec.components[0].version", "20250331.0"},
 		{"kata 3.1.3 on arm64", spec("", arm, manifest.ComponentSpec{Name: "kata", Version: "3.1.3"}), "spec.components[0]", "kata 3.2.0 or later"},
 		{"kata 4", spec("", amd, manifest.ComponentSpec{Name: "kata", Version: "4.0.0"}), "spec.components[0]", "sources"},
 		{"variant on runc", spec("", amd, manifest.ComponentSpec{Name: "runc", Version: "1.2.6", Variant: "static"}), "spec.components[0].variant", "only containerd"},
-		{"unknown variant", spec("kylin-v10", nil, manifest.ComponentSpec{Name: "containerd", Variant: "musl"}), "profile kylin-v10: component containerd.variant", "static, dynamic"},
+		{"unknown variant", spec("kylin-v10-2025", nil, manifest.ComponentSpec{Name: "containerd", Variant: "musl"}), "profile kylin-v10-2025: component containerd.variant", "static, dynamic"},
 		{"no static before 1.7", spec("", amd, manifest.ComponentSpec{Name: "containerd", Version: "1.6.38", Variant: "static"}), "spec.components[0]", "variant dynamic"},
 		{"no version, no profile entry", spec("", amd, manifest.ComponentSpec{Name: "runc"}), "spec.components[0].version", ""},
 		{"component not in profile needs a version", func() *manifest.Spec {
-			s := spec("kylin-v10", nil, manifest.ComponentSpec{Name: "kata", Exclude: true}, manifest.ComponentSpec{Name: "kata"})
+			s := spec("kylin-v10-2025", nil, manifest.ComponentSpec{Name: "kata", Exclude: true}, manifest.ComponentSpec{Name: "kata"})
 			return s
 		}(), "spec.components", ""},
 	}
@@ -575,7 +585,7 @@ func TestResolveErrors(t *testing.T) {
 		})
 	}
 	// kata 3.1.3 on arm64 is fine when the profile supplies the arm64 artifact.
-	mustResolve(t, spec("kylin-v10", arm, manifest.ComponentSpec{Name: "kata", Version: "3.1.3"}))
+	mustResolve(t, spec("kylin-v10-2025", arm, manifest.ComponentSpec{Name: "kata", Version: "3.1.3"}))
 }
 
 func TestCompatNotes(t *testing.T) {

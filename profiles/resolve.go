@@ -30,6 +30,9 @@ type ResolvedComponent struct {
 	Version   string             `json:"version"`
 	Variant   string             `json:"variant,omitempty"`
 	Artifacts []ResolvedArtifact `json:"artifacts"`
+	// Absent lists the bundle's platforms the component does not ship for
+	// (its platforms field leaves them out): they carry none of it.
+	Absent []string `json:"absent,omitempty"`
 }
 
 // ResolvedArtifact is one upstream file for one platform. Name tells a
@@ -38,7 +41,10 @@ type ResolvedComponent struct {
 type ResolvedArtifact struct {
 	Name     string `json:"name"`
 	Platform string `json:"platform"`
-	URL      string `json:"url"`
+	// Version is the upstream release the artifact is: the component's,
+	// or the one its versions field names for this platform.
+	Version string `json:"version"`
+	URL     string `json:"url"`
 	// Digest is empty when neither the spec nor the profile pins the
 	// artifact; lock then takes it from Checksum or from the download.
 	Digest       manifest.Digest `json:"digest,omitempty"`
@@ -77,15 +83,21 @@ type wanted struct {
 	field                  string // where the version was set, for errors
 	sources                map[string]manifest.Source
 	specSource             map[string]bool // platform → the source came from the spec
+	versions               map[string]string
+	specVersion            map[string]bool // platform → the version came from the spec
+	platforms              []string
 }
 
 // Resolve applies spec to its profile and the catalog.
 //
 // Rules: the spec's platforms replace the profile's. A spec component replaces
 // the profile's version and variant (each only when given) and may add
-// per-platform sources; `exclude: true` drops it. The profile's own sources
-// (and notes tied to a version) apply only while the component keeps the
-// profile's version and variant, because they pin that release. Digests come
+// per-platform sources and versions; `exclude: true` drops it. The profile's
+// own sources and per-platform versions apply only while the component keeps
+// the profile's version and variant, because they pin that release. A
+// component's platforms (the spec's, else the profile's) limit where it
+// ships. Notes (the profile's, compatibility and advisories) are evaluated
+// per artifact against the artifact's own release. Digests come
 // from the spec's sources, else from the profile's pins by URL (so a pin
 // follows its bytes, whatever put the URL there), else stay empty for lock.
 // Spec images replace profile images of the same ref (a digest-less
@@ -135,18 +147,12 @@ func Resolve(spec *manifest.Spec) (*Resolved, error) {
 	}
 	r.Images = mergeImages(prof.Images, spec.Spec.Images)
 
-	versions := map[string]string{}
+	r.Notes = append(r.Notes, r.releaseNotes(prof.Notes)...)
 	for _, c := range r.Components {
-		versions[c.Name] = c.Version
-	}
-	for _, n := range prof.Notes {
-		if n.Component != "" && (versions[n.Component] == "" || n.Version != "" && n.Version != versions[n.Component]) {
-			continue
+		for _, pl := range c.Absent {
+			r.Notes = append(r.Notes, manifest.Note{ID: c.Name + "-platforms", Platform: pl, Severity: "info",
+				Text: fmt.Sprintf("%s is not in this bundle for %s: it ships for %s only, so a %s host gets none of it.", c.Name, pl, strings.Join(c.platforms(), ", "), pl)})
 		}
-		if n.Platform != "" && !slices.Contains(r.Platforms, n.Platform) {
-			continue
-		}
-		r.Notes = append(r.Notes, n.Note)
 	}
 	if have("docker") {
 		if !have("containerd") {
@@ -158,8 +164,123 @@ func Resolve(spec *manifest.Spec) (*Resolved, error) {
 				Text: "No runc component: Docker's bundled runc is installed from the Docker archive."})
 		}
 	}
-	r.Notes = append(r.Notes, compatNotes(compVersions(r.Components))...)
+	r.Notes = append(r.Notes, r.compatNotes()...)
+	r.Notes = append(r.Notes, r.releaseNotes(Advisories())...)
 	return r, nil
+}
+
+// platforms lists the platforms the component has artifacts for.
+func (c *ResolvedComponent) platforms() []string {
+	var out []string
+	for _, a := range c.Artifacts {
+		if !slices.Contains(out, a.Platform) {
+			out = append(out, a.Platform)
+		}
+	}
+	return out
+}
+
+// versionOn returns the release the component carries for a platform
+// ("" when it carries none there).
+func (c *ResolvedComponent) versionOn(platform string) string {
+	for _, a := range c.Artifacts {
+		if a.Platform == platform {
+			return a.Version
+		}
+	}
+	return ""
+}
+
+// releaseNotes evaluates notes per artifact: a note about a component
+// holds on each platform whose artifact release it names (Version,
+// Affected). A note that holds alike on every platform the component
+// ships for is given once; otherwise once per platform, naming it.
+func (r *Resolved) releaseNotes(notes []Note) []manifest.Note {
+	var out []manifest.Note
+	for _, n := range notes {
+		if n.Component == "" {
+			if n.Platform == "" || slices.Contains(r.Platforms, n.Platform) {
+				out = append(out, n.Note)
+			}
+			continue
+		}
+		c, ok := r.Component(n.Component)
+		if !ok {
+			continue
+		}
+		shipped := c.platforms()
+		byVersion := map[string][]string{}
+		var order []string
+		for _, pl := range shipped {
+			v := c.versionOn(pl)
+			if n.Platform != "" && n.Platform != pl || !n.appliesTo(v) {
+				continue
+			}
+			if _, ok := byVersion[v]; !ok {
+				order = append(order, v)
+			}
+			byVersion[v] = append(byVersion[v], pl)
+		}
+		for _, v := range order {
+			rn := releaseNote(n, v)
+			pls := byVersion[v]
+			if len(pls) == len(shipped) {
+				out = append(out, rn)
+				continue
+			}
+			for _, pl := range pls {
+				rn.Platform = pl
+				out = append(out, rn)
+			}
+		}
+	}
+	return out
+}
+
+// compatNotes evaluates the compatibility rules per platform, among the
+// releases that platform carries; a note found alike on every platform is
+// given once, others name their platform.
+func (r *Resolved) compatNotes() []manifest.Note {
+	type found struct {
+		n         manifest.Note
+		platforms []string
+	}
+	var all []*found
+	for _, pl := range r.Platforms {
+		var cs []compVersion
+		for _, c := range r.Components {
+			raw := c.versionOn(pl)
+			if raw == "" {
+				continue
+			}
+			v, err := component.ParseVersion(c.Name, raw)
+			if err != nil {
+				continue // Resolve has already refused it
+			}
+			cs = append(cs, compVersion{name: c.Name, variant: c.Variant, v: v, raw: raw})
+		}
+		for _, n := range compatNotes(cs) {
+			i := slices.IndexFunc(all, func(f *found) bool { return f.n.ID == n.ID && f.n.Text == n.Text })
+			if i < 0 {
+				all = append(all, &found{n: n})
+				i = len(all) - 1
+			}
+			all[i].platforms = append(all[i].platforms, pl)
+		}
+	}
+	var out []manifest.Note
+	for _, f := range all {
+		if len(f.platforms) == len(r.Platforms) {
+			out = append(out, f.n)
+			continue
+		}
+		for _, pl := range f.platforms {
+			n := f.n
+			n.Platform = pl
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // mergeComponents lays the spec's components over the profile's, in the
@@ -171,7 +292,8 @@ func mergeComponents(prof *Profile, spec *manifest.Spec) ([]*wanted, []error) {
 		byName[c.Name] = &wanted{
 			name: c.Name, version: c.Version, variant: c.Variant,
 			field:      fmt.Sprintf("profile %s: component %s", prof.Name, c.Name),
-			specSource: map[string]bool{},
+			specSource: map[string]bool{}, specVersion: map[string]bool{},
+			platforms: slices.Clone(c.Platforms),
 		}
 	}
 	for i, c := range spec.Spec.Components {
@@ -187,8 +309,18 @@ func mergeComponents(prof *Profile, spec *manifest.Spec) ([]*wanted, []error) {
 					"%s.version: is empty, and profile %q does not bring %s", f, prof.Name, c.Name))
 				continue
 			}
-			w = &wanted{name: c.Name, specSource: map[string]bool{}}
+			w = &wanted{name: c.Name, specSource: map[string]bool{}, specVersion: map[string]bool{}}
 			byName[c.Name] = w
+		}
+		if len(c.Platforms) > 0 {
+			w.platforms = slices.Clone(c.Platforms)
+		}
+		for pl, v := range c.Versions {
+			if w.versions == nil {
+				w.versions = map[string]string{}
+			}
+			w.versions[pl] = v
+			w.specVersion[pl] = true
 		}
 		if c.Version != "" {
 			w.version, w.field = c.Version, f
@@ -221,6 +353,14 @@ func mergeComponents(prof *Profile, spec *manifest.Spec) ([]*wanted, []error) {
 					w.sources[pl] = s
 				}
 			}
+			for pl, v := range pc.Versions {
+				if !w.specVersion[pl] {
+					if w.versions == nil {
+						w.versions = map[string]string{}
+					}
+					w.versions[pl] = v
+				}
+			}
 		}
 		out = append(out, w)
 	}
@@ -251,14 +391,26 @@ func resolveComponent(prof *Profile, w *wanted, platforms []string, have func(st
 	c := ResolvedComponent{Name: w.name, Version: w.version, Variant: w.variant}
 	var errs []error
 	for _, pl := range platforms {
+		if len(w.platforms) > 0 && !slices.Contains(w.platforms, pl) {
+			c.Absent = append(c.Absent, pl)
+			continue
+		}
+		pv, raw := v, w.version
+		if vs, ok := w.versions[pl]; ok {
+			if pv, err = component.ParseVersion(w.name, vs); err != nil {
+				errs = append(errs, fmt.Errorf("%s.versions[%s]: %w", w.field, pl, err))
+				continue
+			}
+			raw = vs
+		}
 		src, hasSrc := w.sources[pl]
-		urls, err := d.ArtifactsFor(v, w.variant, pl, src.URL)
+		urls, err := d.ArtifactsFor(pv, w.variant, pl, src.URL)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", w.field, pl, err))
 			continue
 		}
 		for i, u := range urls {
-			a := ResolvedArtifact{Name: u.Name, Platform: pl, URL: u.URL, Checksum: d.ChecksumFor(u.URL)}
+			a := ResolvedArtifact{Name: u.Name, Platform: pl, Version: raw, URL: u.URL, Checksum: d.ChecksumFor(u.URL)}
 			if a.Archive, err = d.ArchiveKind(u.URL); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %s: %w", w.field, pl, err))
 				continue

@@ -23,6 +23,7 @@ type BuildOptions struct {
 	Key       string
 	Output    string
 	Force     bool
+	Strict    bool
 }
 
 func newBuildCommand(g *globalOptions) *cobra.Command {
@@ -38,6 +39,11 @@ bundle.
 
 An artifact must be pinned in the spec, the profile or the lock; run
 ` + "`satchel-bundle lock`" + ` first for what upstream publishes no pin for.
+
+Security and end-of-life notes about the pinned releases (CVE ids, fixed-in
+releases, sources) are printed and recorded in the bundle's index. With
+--strict, build refuses a bundle with a known-vulnerable pin (exit code 6,
+before any download).
 SATCHEL_PASSWORD unlocks an encrypted key without a prompt.`,
 		Example: `  satchel-bundle build -f bundle.yaml --key satchel.key -o kylin-runtimes-2025.04.0.satchel
   # straight from a built-in profile (lock it first: Docker publishes no checksums):
@@ -55,6 +61,7 @@ SATCHEL_PASSWORD unlocks an encrypted key without a prompt.`,
 	c.Flags().StringVar(&o.Key, "key", "", "signing key: a PEM file or a KMS URI (required)")
 	c.Flags().StringVarP(&o.Output, "output", "o", "", "bundle file to write (required)")
 	c.Flags().BoolVar(&o.Force, "force", false, "replace an existing output file")
+	c.Flags().BoolVar(&o.Strict, "strict", false, "refuse a bundle with a known-vulnerable pin (a security note applies; exit code 6)")
 	return c
 }
 
@@ -69,7 +76,7 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 	if err != nil {
 		return err
 	}
-	bo := bundler.Options{Platforms: o.Platforms, Output: o.Output, Force: o.Force, Progress: progressFunc(c.ErrOrStderr(), g.JSON)}
+	bo := bundler.Options{Platforms: o.Platforms, Output: o.Output, Force: o.Force, Strict: o.Strict, Progress: progressFunc(c.ErrOrStderr(), g.JSON)}
 	if err := o.apply(&bo); err != nil {
 		return err
 	}
@@ -97,5 +104,6 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 		fmt.Fprintf(w, "wrote %s: %s %s (sequence %d), %s, %d files in %d blobs, platforms %s, signed by %s, in %s\n",
 			res.Path, res.Index.Name, res.Index.Version, res.Index.Sequence, human.Bytes(res.Size), res.Files, res.Blobs,
 			strings.Join(res.Index.Platforms, ", "), signer.KeyID(), res.Duration.Round(1e7))
+		printReleaseNotes(w, res.Index.Notes)
 	})
 }

@@ -52,6 +52,10 @@ func runInit(c *cobra.Command, o InitOptions) error {
 		return err
 	}
 	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), false).Print(nil, func(w io.Writer) {
-		fmt.Fprintf(w, "wrote %s from profile %s\nnext: satchel-bundle lock -f %s\n", o.Output, o.Profile, o.Output)
+		fmt.Fprintf(w, "wrote %s from profile %s\n", o.Output, o.Profile)
+		for _, l := range profileNoteSummary(o.Profile) {
+			fmt.Fprintf(w, "  %s (lock, build and inspect show the notes)\n", l)
+		}
+		fmt.Fprintf(w, "next: satchel-bundle lock -f %s\n", o.Output)
 	})
 }

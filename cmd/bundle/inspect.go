@@ -116,11 +116,13 @@ func printInspect(w io.Writer, r inspectResult, files bool) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tVERSION\tPLATFORM\tFILES\tSIZE\tGLIBC\tDIGEST (SOURCE)")
 	for _, comp := range ix.Components {
-		v := comp.Version
-		if comp.Variant != "" {
-			v += " " + comp.Variant
-		}
 		for _, a := range comp.Artifacts {
+			// The artifact's own release: a platform may carry another
+			// than the component's version.
+			v := comp.ArtifactVersion(&a)
+			if comp.Variant != "" {
+				v += " " + comp.Variant
+			}
 			var size int64
 			glibc := "-"
 			for _, f := range a.Files {
@@ -135,7 +137,7 @@ func printInspect(w io.Writer, r inspectResult, files bool) {
 	fmt.Fprintln(w)
 	for _, comp := range ix.Components {
 		for _, a := range comp.Artifacts {
-			fmt.Fprintf(w, "%s %s %s\n  %s\n  %s\n", q(comp.Name), q(comp.Version), q(a.Platform), q(a.URL), q(string(a.Digest)))
+			fmt.Fprintf(w, "%s %s %s\n  %s\n  %s\n", q(comp.Name), q(comp.ArtifactVersion(&a)), q(a.Platform), q(a.URL), q(string(a.Digest)))
 			if files {
 				for _, f := range a.Files {
 					if f.Type == manifest.TypeSymlink {
@@ -156,12 +158,19 @@ func printInspect(w io.Writer, r inspectResult, files bool) {
 		}
 		tw.Flush()
 	}
-	if len(ix.Notes) > 0 {
-		fmt.Fprintln(w, "\nnotes:")
-		for _, n := range ix.Notes {
-			fmt.Fprintf(w, "  [%s] %s: %s\n", q(n.Severity), q(n.ID), q(n.Text))
+	// Components the bundle carries for some of its platforms only.
+	for _, comp := range ix.Components {
+		var missing []string
+		for _, pl := range ix.Platforms {
+			if len(comp.ArtifactsFor(pl)) == 0 {
+				missing = append(missing, pl)
+			}
+		}
+		if len(missing) > 0 {
+			fmt.Fprintf(w, "\n%s is not carried for %s: a host of that platform gets none of it", q(comp.Name), human.SafeList(missing, ", "))
 		}
 	}
+	printNotes(w, ix.Notes)
 }
 
 func orDash(s string) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/internal/fsutil"
 	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/profiles"
 )
 
 // LockOptions configure `satchel-bundle lock`.
@@ -53,6 +54,10 @@ func runLock(c *cobra.Command, g *globalOptions, o LockOptions) error {
 	if err != nil {
 		return err
 	}
+	res, err := profiles.Resolve(spec) // Lock resolved it already: cannot fail now
+	if err != nil {
+		return err
+	}
 	b, err := lk.Marshal()
 	if err != nil {
 		return err
@@ -69,9 +74,19 @@ func runLock(c *cobra.Command, g *globalOptions, o LockOptions) error {
 		for _, comp := range lk.Components {
 			for _, a := range comp.Artifacts {
 				if a.DigestSource == manifest.DigestFromDownload {
-					fmt.Fprintf(w, "  note: %s %s (%s) publishes no checksum; pinned from the downloaded bytes\n", comp.Name, comp.Version, a.Platform)
+					fmt.Fprintf(w, "  note: %s %s (%s) publishes no checksum; pinned from the downloaded bytes\n", comp.Name, lockedVersion(comp, a), a.Platform)
 				}
 			}
 		}
+		printReleaseNotes(w, res.Notes)
 	})
+}
+
+// lockedVersion is an artifact's release: its own, or (a lock written
+// before artifacts had versions) the component's.
+func lockedVersion(c manifest.LockedComponent, a manifest.LockedArtifact) string {
+	if a.Version != "" {
+		return a.Version
+	}
+	return c.Version
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -31,6 +32,13 @@ func newProfilesCommand(g *globalOptions) *cobra.Command {
 						if comp.Variant != "" {
 							v += " (" + comp.Variant + ")"
 						}
+						// A platform that carries another release says so.
+						for _, pl := range slices.Sorted(maps.Keys(comp.Versions)) {
+							v += ", " + pl + ": " + comp.Versions[pl]
+						}
+						if len(comp.Platforms) > 0 {
+							v += " (only " + strings.Join(comp.Platforms, ", ") + ")"
+						}
 						pins := "digest at lock time"
 						if ps := pinned[comp.Name]; len(ps) > 0 {
 							pins = "pinned: " + strings.Join(ps, ", ")
@@ -45,6 +53,9 @@ func newProfilesCommand(g *globalOptions) *cobra.Command {
 						fmt.Fprintf(tw, "  image\t%s\t%s\n", im.Ref, pinned)
 					}
 					tw.Flush()
+					for _, l := range profileNoteSummary(p.Name) {
+						fmt.Fprintf(w, "  %s\n", l)
+					}
 					fmt.Fprintln(w)
 				}
 			})

@@ -50,7 +50,7 @@ func (p *preflight) pageSize() {
 	}
 	p.add(Finding{ID: "page-size", Severity: p.runtime(SeverityError), Component: component.Gvisor,
 		Message: fmt.Sprintf("the kernel uses %s pages; gvisor %s's runsc is built for %s pages and cannot start a sandbox: %s; satchel does not register the runsc runtime here",
-			pageSizeName(p.f.PageSize), c.Version, pageSizeName(RunscPageSize(c)), why),
+			pageSizeName(p.f.PageSize), c.VersionFor(p.f.Platform()), pageSizeName(RunscPageSize(c)), why),
 		Remedy: "boot Kylin's 4K-page kernel: copy Kylin's kernel-4k repository to this host, add it as a local yum repository (as with the ISO), " +
 			"install its kernel, make it the default (grubby --set-default /boot/vmlinuz-<its release>) and reboot; `getconf PAGESIZE` then prints 4096. " +
 			"Or leave gvisor out of the components (--components)"})

@@ -266,6 +266,12 @@ func TestKataVirtiofsd(t *testing.T) {
 			t.Errorf("KataVersion(%s) = %s, want %s", pl, got, want)
 		}
 	}
+	// An index that records the artifact's release (issue 10) is taken at
+	// its word, whatever the URL says (a mirror may rename the file).
+	c.Artifacts[2].Version = "3.7.0"
+	if got := KataVersion(c, "linux/s390x"); got != "3.7.0" {
+		t.Errorf("KataVersion with a recorded release = %s, want 3.7.0", got)
+	}
 }
 
 func TestRunscStarts(t *testing.T) {

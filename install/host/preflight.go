@@ -550,7 +550,14 @@ func (p *preflight) notes() {
 }
 
 func noteRemedy(n manifest.Note) string {
-	if n.Severity == SeverityInfo {
+	switch {
+	case n.Kind == manifest.NoteSecurity && len(n.FixedIn) > 0:
+		// A known vulnerability of the pinned release (the bundle's index
+		// carries the CVEs, the fix and the source in the note).
+		return "rebuild the bundle with " + n.Component + " at a release that fixes it (" + strings.Join(n.FixedIn, ", ") + "), or leave " + n.Component + " out with --components"
+	case n.Kind == manifest.NoteEOL:
+		return "rebuild the bundle with a maintained " + n.Component + " release"
+	case n.Severity == SeverityInfo:
 		return ""
 	}
 	if n.Component != "" {

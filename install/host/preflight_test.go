@@ -391,3 +391,36 @@ func TestFindingString(t *testing.T) {
 		t.Errorf("%q", s)
 	}
 }
+
+// Security and end-of-life notes of the index (issue 10) are findings with
+// their CVEs, fix and source, and a remedy that names the fixed releases;
+// a note for another platform, or about a component not installed, is not.
+func TestPreflightReleaseNotes(t *testing.T) {
+	ix := testIndex()
+	ix.Notes = append(ix.Notes,
+		manifest.Note{ID: "kata-cve-2026-44210", Kind: manifest.NoteSecurity, Component: "kata", Version: "3.7.0", Severity: "warning",
+			CVEs: []string{"CVE-2026-44210"}, FixedIn: []string{"3.31.0"}, Source: "https://github.com/kata-containers/kata-containers/security/advisories/GHSA-rr59-xxvx-96qr",
+			Text: "kata 3.7.0: CVE-2026-44210 (VM escape). Fixed in 3.31.0. Source: https://github.com/kata-containers/kata-containers/security/advisories/GHSA-rr59-xxvx-96qr"},
+		manifest.Note{ID: "kata-unsupported", Kind: manifest.NoteEOL, Component: "kata", Version: "3.7.0", Severity: "warning", Date: "2026-06-22",
+			Source: "https://github.com/kata-containers/kata-containers/blob/main/docs/Release-Process.md", Text: "kata 3.7.0: end of life 2026-06-22"},
+		manifest.Note{ID: "runc-cve-2025-31133", Kind: manifest.NoteSecurity, Component: "runc", Version: "1.2.6", Platform: "linux/arm64", Severity: "warning",
+			CVEs: []string{"CVE-2025-31133"}, FixedIn: []string{"1.2.8"}, Source: "https://example.test", Text: "runc 1.2.6 on arm64"},
+		manifest.Note{ID: "gvisor-platforms", Platform: "linux/amd64", Severity: "info", Text: "gvisor is not in this bundle for linux/amd64: it ships for linux/arm64 only, so a linux/amd64 host gets none of it."},
+	)
+	fs := Preflight(kylinFacts(), ix, PreflightOptions{TargetIsLive: true})
+	f := want(t, fs, SeverityWarning, "kata-cve-2026-44210", "kata")
+	if !strings.Contains(f.Message, "CVE-2026-44210") || !strings.Contains(f.Message, "GHSA-rr59") || !strings.Contains(f.Remedy, "3.31.0") {
+		t.Errorf("security finding: %+v", f)
+	}
+	if f := want(t, fs, SeverityWarning, "kata-unsupported", "kata"); !strings.Contains(f.Remedy, "maintained kata") {
+		t.Errorf("eol finding: %+v", f)
+	}
+	want(t, fs, SeverityInfo, "gvisor-platforms", "")
+	if _, ok := find(fs, "runc-cve-2025-31133", "runc"); ok {
+		t.Error("an arm64 note on an amd64 host")
+	}
+	fs = Preflight(kylinFacts(), ix, PreflightOptions{TargetIsLive: true, Components: []string{"containerd", "runc"}})
+	if _, ok := find(fs, "kata-cve-2026-44210", "kata"); ok {
+		t.Error("a kata note without kata")
+	}
+}

@@ -45,7 +45,7 @@ func RunscStarts(f *Facts, c *manifest.Component) (bool, string) {
 	}
 	version := ""
 	if c != nil {
-		version = c.Version
+		version = c.VersionFor("linux/arm64")
 	}
 	// Until release-20260330.0 hostarch panics at init ("Only 4K page size
 	// is supported on arm64!", pkg/hostarch/hostarch_arm64.go L98
@@ -125,11 +125,15 @@ func VirtiofsdSandbox(f *Facts, kataVersion string) string {
 var kataStaticVersion = regexp.MustCompile(`^kata-static-(\d+\.\d+\.\d+)-`)
 
 // KataVersion is the kata release of the component's files for a
-// platform. The archive's upstream name wins over the component's version:
-// indexes written before versions were recorded per platform name one
-// version for all (issue 10: "kata 3.1.3" next to the 3.2.0 arm64 archive).
+// platform: the artifact's recorded release; in indexes written before
+// artifacts had versions, the archive's upstream name, which wins over the
+// component's version there (issue 10: "kata 3.1.3" next to the 3.2.0
+// arm64 archive).
 func KataVersion(c *manifest.Component, platform string) string {
 	for _, a := range c.ArtifactsFor(platform) {
+		if a.Version != "" {
+			return a.Version
+		}
 		if m := kataStaticVersion.FindStringSubmatch(path.Base(a.URL)); m != nil {
 			return m[1]
 		}

@@ -31,7 +31,7 @@ func (pl *planner) configs() error {
 			return err
 		}
 		opts := config.ContainerdOptions{
-			Version:             c.Version,
+			Version:             c.VersionFor(pl.in.Target.Platform),
 			Runtimes:            pl.p.Runtimes,
 			DefaultRuntime:      o.DefaultRuntime,
 			SystemdCgroup:       pl.in.Target.Systemd,

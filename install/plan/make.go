@@ -79,7 +79,7 @@ func Make(in Input) (*Plan, error) {
 		pl.p.Runtimes = append(pl.p.Runtimes, d.Runtime)
 	}
 	if c := pl.component(component.Containerd); c != nil {
-		pl.p.ContainerdVersion = c.Version
+		pl.p.ContainerdVersion = c.VersionFor(pl.in.Target.Platform)
 		if !slices.Contains(pl.p.Runtimes, component.RuntimeRunc) {
 			// containerd's default runtime; configured even when runc comes from elsewhere.
 			pl.p.Runtimes = append([]string{component.RuntimeRunc}, pl.p.Runtimes...)
@@ -115,7 +115,7 @@ func bundleInfo(b state.BundleInfo, ix *manifest.Index, platform string, compone
 	b.ComponentVersions = map[string]string{}
 	for _, c := range ix.Components {
 		if slices.Contains(components, c.Name) {
-			b.ComponentVersions[c.Name] = c.Version
+			b.ComponentVersions[c.Name] = c.VersionFor(platform)
 		}
 	}
 	return b

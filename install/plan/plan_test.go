@@ -270,3 +270,45 @@ func TestBuildKit(t *testing.T) {
 		t.Errorf("no warning about the user's buildkitd.toml: %v", p.Warnings)
 	}
 }
+
+// TestPerPlatformReleases: a component the bundle carries for another
+// platform only is named in the plan's warnings and refused by
+// --components; the release recorded for the target's artifact (not the
+// component's) is the one the plan configures and records (issue 10).
+func TestPerPlatformReleases(t *testing.T) {
+	in := testInput()
+	in.Index.Platforms = []string{"linux/amd64", "linux/arm64"}
+	file := func(p string) manifest.File {
+		return manifest.File{Path: p, Mode: 0o755, Digest: digestOf([]byte(p)), Size: int64(len(p)), Blob: digestOf([]byte("blob " + p))}
+	}
+	for i := range in.Index.Components {
+		c := &in.Index.Components[i]
+		switch c.Name {
+		case "gvisor": // amd64 only
+		case "containerd":
+			c.Version = "2.2.0"
+			c.Artifacts = append(c.Artifacts, manifest.Artifact{Platform: "linux/arm64", Version: "2.3.4",
+				Files: []manifest.File{file("/usr/local/bin/containerd"), file("/usr/local/bin/ctr")}})
+		default:
+			c.Artifacts = append(c.Artifacts, manifest.Artifact{Platform: "linux/arm64", Files: c.Artifacts[0].Files})
+		}
+	}
+	in.Facts = &host.Facts{Arch: "arm64"}
+	in.Target.Platform = "linux/arm64"
+	p := make_(t, in, disk{})
+	if !slices.Contains(p.Warnings, "component gvisor has no files for linux/arm64 in this bundle; it is not installed") {
+		t.Errorf("warnings %q", p.Warnings)
+	}
+	if slices.Contains(p.Bundle.Components, "gvisor") {
+		t.Errorf("gvisor planned on arm64: %v", p.Bundle.Components)
+	}
+	if p.ContainerdVersion != "2.3.4" || p.Bundle.ComponentVersions["containerd"] != "2.3.4" || p.Bundle.ComponentVersions["runc"] != "1.4.3" {
+		t.Errorf("containerd %s, recorded %v", p.ContainerdVersion, p.Bundle.ComponentVersions)
+	}
+	in.Options.Components = []string{"gvisor"}
+	_, err := Make(in)
+	var se *SelectionError
+	if !errors.As(err, &se) || manifest.ExitCode(err) != manifest.ExitPreflight || !strings.Contains(se.Msg, "gvisor has no files for linux/arm64") {
+		t.Errorf("--components gvisor on arm64: %v (exit %d)", err, manifest.ExitCode(err))
+	}
+}

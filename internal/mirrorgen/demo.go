@@ -1,6 +1,9 @@
 package mirrorgen
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/profiles"
 )
@@ -9,8 +12,9 @@ import (
 const DemoProfile = "kylin-v10"
 
 // DemoSpec returns the spec for demos and tests against a generated site:
-// the component versions, variants, per-platform source overrides (kata
-// 3.2.0 for linux/arm64), platforms and images of kylin-v10, but no profile
+// the component versions (and per-platform versions), variants, component
+// platforms, per-platform source overrides, platforms and images of
+// kylin-v10, but no profile
 // and no digests. Stand-in files cannot match the profile's real pins; with
 // none given, lock takes each digest from the site's checksum files or, for
 // Docker and kata (which publish none), from the download, and each image's
@@ -27,7 +31,8 @@ func DemoSpec() *manifest.Spec {
 		Spec:       manifest.BundleSpec{Platforms: p.Platforms},
 	}
 	for _, c := range p.Components {
-		cs := manifest.ComponentSpec{Name: c.Name, Version: c.Version, Variant: c.Variant}
+		cs := manifest.ComponentSpec{Name: c.Name, Version: c.Version, Variant: c.Variant,
+			Versions: maps.Clone(c.Versions), Platforms: slices.Clone(c.Platforms)}
 		for pl, src := range c.Sources {
 			if cs.Sources == nil {
 				cs.Sources = map[string]manifest.Source{}

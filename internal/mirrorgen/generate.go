@@ -180,11 +180,15 @@ func localPath(dir, rawURL string) (string, error) {
 // artifactBytes builds one artifact: the archive in its upstream layout, or
 // the plain binary.
 func artifactBytes(c profiles.ResolvedComponent, a profiles.ResolvedArtifact, content ContentSource) ([]byte, error) {
-	get := func(file string) ([]byte, error) { return content(c.Name, c.Version, a.Platform, file) }
+	version := a.Version // the artifact's own release (a platform may carry another)
+	if version == "" {
+		version = c.Version
+	}
+	get := func(file string) ([]byte, error) { return content(c.Name, version, a.Platform, file) }
 	if a.Archive == profiles.ArchiveBinary {
 		return get(a.Name)
 	}
-	ms, err := layout(c.Name, c.Version, a.Platform, get)
+	ms, err := layout(c.Name, version, a.Platform, get)
 	if err != nil {
 		return nil, err
 	}

@@ -220,17 +220,17 @@ func TestGenerateServeFetch(t *testing.T) {
 		t.Errorf("%d artifacts, want 18 (8 components, gVisor twice, 2 platforms)", artifacts)
 	}
 	// Both runc binaries share one clear-signed checksum file, as upstream.
-	runc := get(t, base+"/github.com/opencontainers/runc/releases/download/v1.2.6/runc.sha256sum")
+	runc := get(t, base+"/github.com/opencontainers/runc/releases/download/v1.4.3/runc.sha256sum")
 	if !bytes.Contains(runc, []byte("  runc.amd64\n")) || !bytes.Contains(runc, []byte("  runc.arm64\n")) ||
 		!bytes.Contains(runc, []byte("Comment: satchel mirrorgen stand-in")) {
 		t.Errorf("runc.sha256sum:\n%s", runc)
 	}
-	// Upstream-shaped kata: 3.1.3 on amd64 only, 3.2.0 for arm64, both .tar.xz.
+	// Upstream-shaped kata: 3.7.0 for amd64 and arm64, both .tar.xz.
 	for _, p := range []string{
-		"github.com/kata-containers/kata-containers/releases/download/3.1.3/kata-static-3.1.3-x86_64.tar.xz",
-		"github.com/kata-containers/kata-containers/releases/download/3.2.0/kata-static-3.2.0-arm64.tar.xz",
-		"download.docker.com/linux/static/stable/aarch64/docker-27.5.1.tgz",
-		"storage.googleapis.com/gvisor/releases/release/20250331.0/aarch64/containerd-shim-runsc-v1.sha512",
+		"github.com/kata-containers/kata-containers/releases/download/3.7.0/kata-static-3.7.0-amd64.tar.xz",
+		"github.com/kata-containers/kata-containers/releases/download/3.7.0/kata-static-3.7.0-arm64.tar.xz",
+		"download.docker.com/linux/static/stable/aarch64/docker-29.7.2.tgz",
+		"storage.googleapis.com/gvisor/releases/release/20260817.0/aarch64/containerd-shim-runsc-v1.sha512",
 	} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("missing %s", p)
@@ -340,10 +340,10 @@ func TestFromFiles(t *testing.T) {
 		}
 		t.Errorf("%s has no %s", p, member)
 	}
-	check("github.com/containerd/containerd/releases/download/v2.0.4/containerd-static-2.0.4-linux-amd64.tar.gz", "bin/containerd", elf)
-	check("download.docker.com/linux/static/stable/x86_64/docker-27.5.1.tgz", "docker/containerd", elf)
-	ctr, _ := StandIn("containerd", "2.0.4", "linux/amd64", "bin/ctr")
-	check("github.com/containerd/containerd/releases/download/v2.0.4/containerd-static-2.0.4-linux-amd64.tar.gz", "bin/ctr", ctr)
+	check("github.com/containerd/containerd/releases/download/v2.3.4/containerd-static-2.3.4-linux-amd64.tar.gz", "bin/containerd", elf)
+	check("download.docker.com/linux/static/stable/x86_64/docker-29.7.2.tgz", "docker/containerd", elf)
+	ctr, _ := StandIn("containerd", "2.3.4", "linux/amd64", "bin/ctr")
+	check("github.com/containerd/containerd/releases/download/v2.3.4/containerd-static-2.3.4-linux-amd64.tar.gz", "bin/ctr", ctr)
 
 	missing := FromFiles(map[string]string{"runc": filepath.Join(t.TempDir(), "absent")}, nil)
 	if _, err := missing("runc", "1.2.6", "linux/amd64", "runc"); err == nil {
