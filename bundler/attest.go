@@ -19,11 +19,12 @@ type Input struct {
 	Digest manifest.Digest
 }
 
-// addSBOM generates the SPDX document of the content index ix (its
+// AttachSBOM generates the SPDX document of the content index ix (its
 // components' files and images are in store), stores it as a blob and
-// names it in ix, which then also declares the provenance entry. Both
-// depend only on the bundle's content, so a rebuild gives the same bytes.
-func addSBOM(ix *manifest.Index, store *pack.BlobStore) error {
+// names it in ix, which then also declares the provenance entry
+// (SignProvenance makes it once the index is final). Both depend only on
+// the bundle's content, so a rebuild gives the same bytes.
+func AttachSBOM(ix *manifest.Index, store *pack.BlobStore) error {
 	doc, err := sbom.Generate(ix, sbom.StoreContents(ix, store), sbom.Options{})
 	if err != nil {
 		return err
@@ -51,19 +52,19 @@ func addSBOM(ix *manifest.Index, store *pack.BlobStore) error {
 	return nil
 }
 
-// signedProvenance returns the DSSE envelope of the bundle's provenance:
-// subject the final satchel.json, parameters the spec and lock, every
-// upstream artifact and image as a resolved dependency, times the index's
-// created time (SOURCE_DATE_EPOCH when set).
-func signedProvenance(ix *manifest.Index, indexJSON []byte, o Options) ([]byte, error) {
+// SignProvenance returns the DSSE envelope of the bundle's provenance,
+// signed by s: subject the final satchel.json (indexJSON), parameters the
+// spec and lock, every upstream artifact and image as a resolved
+// dependency, times the index's created time (SOURCE_DATE_EPOCH when set).
+func SignProvenance(ix *manifest.Index, indexJSON []byte, s provenance.Signer, spec, lock Input) ([]byte, error) {
 	in := provenance.Input{Index: ix, IndexJSON: indexJSON,
-		SpecName: o.Spec.Name, SpecDigest: o.Spec.Digest,
-		LockName: o.LockFile.Name, LockDigest: o.LockFile.Digest}
+		SpecName: spec.Name, SpecDigest: spec.Digest,
+		LockName: lock.Name, LockDigest: lock.Digest}
 	st, err := provenance.NewStatement(in)
 	if err != nil {
 		return nil, err
 	}
-	env, err := provenance.Sign(st, o.Signer)
+	env, err := provenance.Sign(st, s)
 	if err != nil {
 		return nil, err
 	}

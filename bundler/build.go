@@ -254,7 +254,7 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	if err := ix.Validate(); err != nil {
 		return nil, fmt.Errorf("the bundle built does not pass its own checks (a builder bug): %w", err)
 	}
-	if err := addSBOM(ix, store); err != nil {
+	if err := AttachSBOM(ix, store); err != nil {
 		return nil, fmt.Errorf("writing the SBOM: %w", err)
 	}
 
@@ -277,7 +277,7 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 		}
 		o.LockFile = Input{Name: "bundle.lock", Digest: manifest.DigestOf(manifest.SHA256, b)}
 	}
-	prov, err := signedProvenance(ix, indexJSON, o)
+	prov, err := SignProvenance(ix, indexJSON, o.Signer, o.Spec, o.LockFile)
 	if err != nil {
 		return nil, fmt.Errorf("writing the provenance: %w", err)
 	}

@@ -30,8 +30,8 @@ type Bundle struct {
 	indexJSON  []byte
 	sig        []byte
 	provenance []byte // nil when the bundle has no provenance entry
-	mtime     int64
-	blobsOff  int64 // offset of the first blob's header
+	mtime      int64
+	blobsOff   int64 // offset of the first blob's header
 
 	mu     sync.Mutex
 	layout *layout // set by a successful CheckLayout
