@@ -85,7 +85,7 @@ func Make(in Input) (*Plan, error) {
 			pl.p.Runtimes = append([]string{component.RuntimeRunc}, pl.p.Runtimes...)
 		}
 	}
-	steps := []func() error{pl.files, pl.installer, pl.profile, pl.kernel, pl.kata, pl.configs, pl.cni, pl.units, pl.images, pl.removals, pl.services, pl.kube}
+	steps := []func() error{pl.files, pl.installer, pl.records, pl.profile, pl.kernel, pl.kata, pl.configs, pl.cni, pl.units, pl.images, pl.removals, pl.services, pl.kube}
 	for _, s := range steps {
 		if err := s(); err != nil {
 			return nil, err

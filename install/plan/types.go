@@ -25,6 +25,7 @@ const (
 	KindUnit         Kind = Kind(state.KindUnit)      // a systemd unit file
 	KindInstaller    Kind = Kind(state.KindInstaller) // satchel-install itself, copied to /usr/local/bin
 	KindImage        Kind = Kind(state.KindImage)     // an OCI image: imported, docker-loaded or staged
+	KindRecord       Kind = Kind(state.KindRecord)    // the bundle's SBOM or provenance, kept under /var/lib/satchel
 	KindService      Kind = "service"                 // a systemd unit enabled, started, restarted
 	KindRuntimeClass Kind = "runtimeclass"            // RuntimeClasses applied with kubectl
 	KindState        Kind = "state"                   // state.json, when what it records changes
