@@ -8,6 +8,7 @@ import (
 	"github.com/satchel-dev/satchel/diff"
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/pack"
 )
 
 // DiffOptions configure `satchel-bundle diff`.
@@ -19,12 +20,15 @@ func newDiffCommand(g *globalOptions) *cobra.Command {
 	var o DiffOptions
 	c := &cobra.Command{
 		Use:   "diff OLD NEW --key PUB [--json]",
-		Short: "Show what changed between two bundles: components, artifacts, digests, images, notes",
+		Short: "Show what changed between two bundles: components, artifacts, digests, images, notes, rendered configs",
 		Long: `diff compares two bundle files offline, after verifying both as
 ` + "`satchel-bundle verify`" + ` does: bundle name, version, sequence and platforms,
 components added, removed or at another version, each artifact's upstream URL
 and digest and the files it installs, images with their digests and
-platforms, and compatibility notes that appear or disappear. Use it against
+platforms, compatibility notes that appear or disappear, and the
+configuration files and systemd units the installer would write differently
+(rendered by the installer's own code for a fresh host with default options,
+per platform, as a unified diff). Use it against
 the last approved bundle; --json gives the same for a change ticket.`,
 		Example: "  satchel-bundle diff approved.satchel kylin-2025.05.0.satchel --key satchel.pub\n  satchel-bundle diff old.satchel new.satchel --key satchel.pub --json > change.json",
 		Args:    cobra.ExactArgs(2),
@@ -39,15 +43,16 @@ func runDiff(c *cobra.Command, g *globalOptions, o DiffOptions, oldFile, newFile
 		return cli.UsageError(manifest.Hintf("pass --key satchel.pub (the public key of whoever signed the bundles)", "no trusted key given"))
 	}
 	var ixs [2]*manifest.Index
+	var bs [2]*pack.Bundle
 	for i, f := range []string{oldFile, newFile} {
 		b, ix, _, err := reviewedBundle(f, o.Keys, true)
 		if err != nil {
 			return err
 		}
-		b.Close()
-		ixs[i] = ix
+		defer b.Close()
+		ixs[i], bs[i] = ix, b
 	}
-	r, err := diff.Indexes(ixs[0], ixs[1])
+	r, err := diff.Bundles(ixs[0], bs[0], ixs[1], bs[1])
 	if err != nil {
 		return err
 	}
