@@ -40,6 +40,8 @@ type bundleSpec struct {
 	// does; the provenance is signed by provSigner when set, else signer.
 	attest     bool
 	provSigner *sign.Signer
+	// versions overrides component versions by name.
+	versions map[string]string
 }
 
 var fixtureComponents = []struct {
@@ -104,7 +106,11 @@ func buildBundle(dir, out string, s bundleSpec) error {
 				art.Files = append(art.Files, f, manifest.File{Path: "/usr/local/bin/" + n, Type: manifest.TypeSymlink, Mode: 0o777, Target: "/opt/kata/bin/" + n})
 			}
 		}
-		ix.Components = append(ix.Components, manifest.Component{Name: c.name, Version: c.version, Artifacts: []manifest.Artifact{art}})
+		v := c.version
+		if o, ok := s.versions[c.name]; ok {
+			v = o
+		}
+		ix.Components = append(ix.Components, manifest.Component{Name: c.name, Version: v, Artifacts: []manifest.Artifact{art}})
 	}
 	im, err := image(store, add, "docker.io/library/nginx:1.27.4", arch)
 	if err != nil {

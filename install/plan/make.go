@@ -64,6 +64,7 @@ func Make(in Input) (*Plan, error) {
 		names[i] = c.Name
 	}
 	pl.p.Bundle = bundleInfo(in.Bundle, in.Index, in.Target.Platform, names)
+	pl.p.Transition = transition(in.Previous, pl.p.Bundle)
 	for _, c := range pl.sel {
 		d, ok := component.Lookup(c.Name)
 		if !ok || d.Runtime == "" {
