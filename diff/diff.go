@@ -33,6 +33,9 @@ type Result struct {
 	// Configs are the configuration files and units the installer would
 	// write differently on a fresh host (Bundles; empty from Indexes).
 	Configs []ConfigChange `json:"configs"`
+	// Findings are the known vulnerabilities that appear or disappear
+	// (AddFindings); nil when no vulnerability database was given.
+	Findings []FindingChange `json:"findings,omitempty"`
 }
 
 // ConfigChange is a configuration file or unit an apply of the new bundle
@@ -115,7 +118,7 @@ type NoteChange struct {
 
 // Empty reports whether the bundles carry the same things.
 func (r *Result) Empty() bool {
-	return len(r.Bundle)+len(r.Components)+len(r.Images)+len(r.Notes)+len(r.Configs) == 0
+	return len(r.Bundle)+len(r.Components)+len(r.Images)+len(r.Notes)+len(r.Configs)+len(r.Findings) == 0
 }
 
 // Indexes compares two indexes.
@@ -339,6 +342,7 @@ func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "new  %s %s (sequence %d), created %s, satchel.json %s\n", r.New.Name, r.New.Version, r.New.Sequence, r.New.Created, r.New.IndexDigest)
 	if r.Empty() {
 		fmt.Fprintln(w, "\nno differences in components, artifacts, images, notes or configurations")
+		r.writeFindings(w)
 		return
 	}
 	if len(r.Bundle) > 0 {
@@ -416,6 +420,7 @@ func (r *Result) WriteText(w io.Writer) {
 			}
 		}
 	}
+	r.writeFindings(w)
 	if len(r.Configs) > 0 {
 		fmt.Fprintln(w, "\nconfigurations the installer writes (on a fresh host, default options):")
 		for _, c := range r.Configs {

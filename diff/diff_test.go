@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satchel-dev/satchel/audit"
 	"github.com/satchel-dev/satchel/diff"
 	"github.com/satchel-dev/satchel/internal/bundletest"
 	"github.com/satchel-dev/satchel/manifest"
@@ -212,6 +213,37 @@ func TestConfigChanges(t *testing.T) {
 	var buf bytes.Buffer
 	r.WriteText(&buf)
 	if !strings.Contains(buf.String(), "configurations the installer writes") || !strings.Contains(buf.String(), "+ /etc/crictl.yaml (linux/amd64)") {
+		t.Errorf("text:\n%s", buf.String())
+	}
+}
+
+// TestFindings: a finding is the same across bundles by id and package,
+// whatever the version: one still affecting an upgraded package shows
+// nothing, one fixed disappears, one new appears, the new ones first.
+func TestFindings(t *testing.T) {
+	pkg := func(name, v string) audit.Package {
+		return audit.Package{Ecosystem: "Go", Name: name, Version: v}
+	}
+	olds := []audit.Finding{
+		{ID: "CVE-2025-31133", Package: pkg("github.com/opencontainers/runc", "1.2.6"), Severity: audit.High, Fixed: []string{"1.2.8"}},
+		{ID: "CVE-2024-25621", Package: pkg("github.com/containerd/containerd/v2", "2.0.4")},
+	}
+	news := []audit.Finding{
+		{ID: "CVE-2024-25621", Package: pkg("github.com/containerd/containerd/v2", "2.0.5")},
+		{ID: "GO-2026-0001", Package: pkg("stdlib", "1.24.1"), Severity: audit.Medium},
+	}
+	r := &diff.Result{}
+	r.AddFindings(olds, news)
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, f.Change+" "+f.ID+" "+f.Package.Version)
+	}
+	if strings.Join(got, "; ") != "added GO-2026-0001 1.24.1; removed CVE-2025-31133 1.2.6" {
+		t.Errorf("findings %v", got)
+	}
+	var buf bytes.Buffer
+	r.WriteText(&buf)
+	if !strings.Contains(buf.String(), "- [high] CVE-2025-31133 github.com/opencontainers/runc 1.2.6 (fixed in 1.2.8)") {
 		t.Errorf("text:\n%s", buf.String())
 	}
 }
