@@ -38,6 +38,12 @@ type Options struct {
 	// security note applies to one of its artifacts), before any download.
 	Strict bool
 
+	// Spec and LockFile name the spec and lock files in the provenance
+	// (file name and digest of their bytes); empty when the build had none
+	// (a built-in profile, everything pinned in the spec). The lock given
+	// in Lock without a LockFile is named by the digest of its encoding.
+	Spec, LockFile Input
+
 	// Created is the bundle's creation time; zero means SOURCE_DATE_EPOCH, else now.
 	Created time.Time
 
@@ -257,6 +263,12 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 		ix.Blobs = append(ix.Blobs, b)
 	}
 	slices.SortFunc(ix.Blobs, func(a, b manifest.Blob) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
+	if err := ix.Validate(); err != nil {
+		return nil, fmt.Errorf("the bundle built does not pass its own checks (a builder bug): %w", err)
+	}
+	if err := AttachSBOM(ix, store); err != nil {
+		return nil, fmt.Errorf("writing the SBOM: %w", err)
+	}
 
 	// Never sign what an installer would refuse.
 	if err := ix.Validate(); err != nil {
@@ -270,7 +282,18 @@ func Build(ctx context.Context, spec *manifest.Spec, o Options) (*Result, error)
 	if err != nil {
 		return nil, fmt.Errorf("signing satchel.json: %w", err)
 	}
-	if err := pack.WriteFile(o.Output, o.Force, indexJSON, sig, ix, store); err != nil {
+	if o.LockFile.Digest == "" && o.Lock != nil {
+		b, err := o.Lock.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		o.LockFile = Input{Name: "bundle.lock", Digest: manifest.DigestOf(manifest.SHA256, b)}
+	}
+	prov, err := SignProvenance(ix, indexJSON, o.Signer, o.Spec, o.LockFile)
+	if err != nil {
+		return nil, fmt.Errorf("writing the provenance: %w", err)
+	}
+	if err := pack.WriteFileEntries(o.Output, o.Force, pack.Entries{Index: indexJSON, Signature: sig, Provenance: prov}, ix, store); err != nil {
 		return nil, err
 	}
 	st, err := os.Stat(o.Output)

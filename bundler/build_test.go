@@ -27,6 +27,8 @@ import (
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/profiles"
+	"github.com/satchel-dev/satchel/provenance"
+	"github.com/satchel-dev/satchel/sbom"
 	"github.com/satchel-dev/satchel/sign"
 	"github.com/satchel-dev/satchel/verify"
 )
@@ -194,7 +196,7 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 	defer f.Close()
 	tr := tar.NewReader(f)
 	var names []string
-	var indexJSON, sig []byte
+	var indexJSON, sig, prov []byte
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -213,6 +215,8 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 			indexJSON = body
 		case h.Name == "satchel.json.sig":
 			sig = body
+		case h.Name == "satchel.provenance.json":
+			prov = body
 		default:
 			sum := sha256.Sum256(body)
 			if "blobs/sha256/"+hex.EncodeToString(sum[:]) != h.Name {
@@ -220,19 +224,23 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 			}
 		}
 	}
-	if len(names) < 3 || names[0] != "satchel.json" || names[1] != "satchel.json.sig" {
-		t.Fatalf("entry order %v", names[:min(3, len(names))])
+	if len(names) < 4 || names[0] != "satchel.json" || names[1] != "satchel.json.sig" || names[2] != "satchel.provenance.json" {
+		t.Fatalf("entry order %v", names[:min(4, len(names))])
 	}
 	for i, b := range ix.Blobs {
-		if names[i+2] != "blobs/sha256/"+b.Digest.Hex() {
-			t.Fatalf("entry %d is %s, index says %s", i+2, names[i+2], b.Digest)
+		if names[i+3] != "blobs/sha256/"+b.Digest.Hex() {
+			t.Fatalf("entry %d is %s, index says %s", i+3, names[i+3], b.Digest)
 		}
 	}
-	if len(names) != len(ix.Blobs)+2 {
+	if len(names) != len(ix.Blobs)+3 {
 		t.Fatalf("%d entries for %d blobs", len(names), len(ix.Blobs))
 	}
 	if _, err := verify.VerifySignature([]*verify.Verifier{e.pub}, indexJSON, sig); err != nil {
 		t.Fatalf("signature: %v", err)
+	}
+	// The provenance, as tar extracts it, attests this satchel.json.
+	if _, _, err := provenance.Verify(prov, []*verify.Verifier{e.pub}, manifest.DigestOf(manifest.SHA256, indexJSON)); err != nil {
+		t.Fatalf("provenance: %v", err)
 	}
 
 	// The index against the spec.
@@ -300,6 +308,7 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 	if _, _, err := pack.VerifyBundle(b, []*verify.Verifier{e.pub}, pack.VerifyOptions{Deep: true}); err != nil {
 		t.Fatal(err)
 	}
+	checkAttestations(t, b, ix, e.pub, o)
 	nc, _ := ix.Component("nerdctl")
 	for _, f := range nc.Artifacts[len(nc.Artifacts)-1].Files {
 		if f.Path != profiles.CompletionDir+"/nerdctl" {
@@ -638,5 +647,57 @@ func TestBuildSameBytesAnyParallelism(t *testing.T) {
 		if left, _ := os.ReadDir(filepath.Join(dir, c, "spool")); len(left) != 0 {
 			t.Errorf("%s cache: spool holds %d entries", c, len(left))
 		}
+	}
+}
+
+// checkAttestations: the bundle carries an SBOM listed in its index (the
+// same document inspect would generate from the bundle) and a provenance
+// that verifies against the bundle, with every artifact and image as a
+// resolved dependency, the lock's digest as a parameter and the index's
+// created time as the build time.
+func checkAttestations(t *testing.T, b *pack.Bundle, ix *manifest.Index, pub *verify.Verifier, o Options) {
+	t.Helper()
+	d, ok := ix.SBOMDigest()
+	if !ok || !ix.HasProvenance() {
+		t.Fatalf("attestations %+v", ix.Attestations)
+	}
+	if bl, ok := ix.Blob(d); !ok || bl.Encoding != manifest.EncodingNone {
+		t.Fatalf("SBOM blob %s: %+v", d, bl)
+	}
+	stored, ok, err := sbom.Stored(ix, b)
+	if err != nil || !ok {
+		t.Fatalf("stored SBOM: %v %v", ok, err)
+	}
+	doc, err := sbom.Generate(ix, b, sbom.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := doc.Encode()
+	if !bytes.Equal(stored, again) {
+		t.Errorf("the stored SBOM differs from the one generated from the bundle")
+	}
+	st, key, err := provenance.CheckBundle(b, ix, []*verify.Verifier{pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.KeyID != pub.KeyID {
+		t.Errorf("provenance signed by %s", key.KeyID)
+	}
+	if sd, _ := st.SubjectDigest(); sd != manifest.DigestOf(manifest.SHA256, b.IndexJSON()) {
+		t.Errorf("subject %s", sd)
+	}
+	bd := st.Predicate.BuildDefinition
+	if o.Lock != nil && (bd.ExternalParameters.Lock == nil || bd.ExternalParameters.Lock.Digest["sha256"] == "") {
+		t.Errorf("no lock digest in the provenance: %+v", bd.ExternalParameters)
+	}
+	want := len(ix.Images)
+	for _, c := range ix.Components {
+		want += len(c.Artifacts)
+	}
+	if len(bd.ResolvedDependencies) != want {
+		t.Errorf("%d resolved dependencies, want %d", len(bd.ResolvedDependencies), want)
+	}
+	if md := st.Predicate.RunDetails.Metadata; md.StartedOn != ix.Created.UTC().Format(time.RFC3339) {
+		t.Errorf("startedOn %s, created %s", md.StartedOn, ix.Created)
 	}
 }

@@ -31,6 +31,22 @@ type Result struct {
 	Components []ComponentChange `json:"components"`
 	Images     []ImageChange     `json:"images"`
 	Notes      []NoteChange      `json:"notes"`
+	// Configs are the configuration files and units the installer would
+	// write differently on a fresh host (Bundles; empty from Indexes).
+	Configs []ConfigChange `json:"configs"`
+	// Findings are the known vulnerabilities that appear or disappear
+	// (AddFindings); nil when no vulnerability database was given.
+	Findings []FindingChange `json:"findings,omitempty"`
+}
+
+// ConfigChange is a configuration file or unit an apply of the new bundle
+// would write with other content than one of the old (or only one of them
+// writes), per platform, with a unified diff.
+type ConfigChange struct {
+	Platform string `json:"platform"`
+	Path     string `json:"path"`
+	Change   string `json:"change"`
+	Diff     string `json:"diff"`
 }
 
 // Summary identifies a bundle.
@@ -103,12 +119,12 @@ type NoteChange struct {
 
 // Empty reports whether the bundles carry the same things.
 func (r *Result) Empty() bool {
-	return len(r.Bundle)+len(r.Components)+len(r.Images)+len(r.Notes) == 0
+	return len(r.Bundle)+len(r.Components)+len(r.Images)+len(r.Notes)+len(r.Configs)+len(r.Findings) == 0
 }
 
 // Indexes compares two indexes.
 func Indexes(oldIx, newIx *manifest.Index) (*Result, error) {
-	r := &Result{Bundle: []FieldChange{}, Components: []ComponentChange{}, Images: []ImageChange{}, Notes: []NoteChange{}}
+	r := &Result{Bundle: []FieldChange{}, Components: []ComponentChange{}, Images: []ImageChange{}, Notes: []NoteChange{}, Configs: []ConfigChange{}}
 	var err error
 	if r.Old, err = summarize(oldIx); err != nil {
 		return nil, err
@@ -326,7 +342,8 @@ func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "old  %s %s (sequence %d), created %s, satchel.json %s\n", r.Old.Name, r.Old.Version, r.Old.Sequence, r.Old.Created, r.Old.IndexDigest)
 	fmt.Fprintf(w, "new  %s %s (sequence %d), created %s, satchel.json %s\n", r.New.Name, r.New.Version, r.New.Sequence, r.New.Created, r.New.IndexDigest)
 	if r.Empty() {
-		fmt.Fprintln(w, "\nno differences in components, artifacts, images or notes")
+		fmt.Fprintln(w, "\nno differences in components, artifacts, images, notes or configurations")
+		r.writeFindings(w)
 		return
 	}
 	if len(r.Bundle) > 0 {
@@ -401,6 +418,18 @@ func (r *Result) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "  %s [%s] %s: %s\n", sign[n.Change], note.Severity, n.ID, note.Text)
 			if n.Change == Changed {
 				fmt.Fprintf(w, "      was [%s] %s\n", n.Old.Severity, n.Old.Text)
+			}
+		}
+	}
+	r.writeFindings(w)
+	if len(r.Configs) > 0 {
+		fmt.Fprintln(w, "\nconfigurations the installer writes (on a fresh host, default options):")
+		for _, c := range r.Configs {
+			fmt.Fprintf(w, "  %s %s (%s)\n", sign[c.Change], c.Path, c.Platform)
+			for _, l := range strings.Split(strings.TrimRight(c.Diff, "\n"), "\n") {
+				if l != "" {
+					fmt.Fprintf(w, "      %s\n", l)
+				}
 			}
 		}
 	}

@@ -6,9 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satchel-dev/satchel/audit"
 	"github.com/satchel-dev/satchel/diff"
 	"github.com/satchel-dev/satchel/internal/bundletest"
 	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/pack"
+	"github.com/satchel-dev/satchel/verify"
 )
 
 // Specs of two bundles that differ in one component version (runc), one
@@ -37,14 +40,48 @@ func specs() (bundletest.Spec, bundletest.Spec) {
 	return mk("1.2.6", "", []manifest.Note{keep, gone}), mk("1.4.3", "rebuilt", []manifest.Note{keep})
 }
 
+// written writes a signed bundle carrying its SBOM and provenance, and
+// opens it verified.
+func written(t *testing.T, path string, s bundletest.Spec) (*manifest.Index, *pack.Bundle) {
+	t.Helper()
+	signer, pub := bundletest.Keys(t, filepath.Dir(path))
+	s.Attest = true
+	bundletest.Write(t, path, s, signer)
+	v, err := verify.LoadVerifierFile(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pack.OpenPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	ix, _, err := pack.VerifyBundle(b, []*verify.Verifier{v}, pack.VerifyOptions{Deep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix, b
+}
+
+// TestExactlyTheDifferences: two bundles that differ in one component
+// version, one image digest and one note show exactly those: no bundle
+// field, no other component or image, no configuration (runc's version
+// changes nothing the installer renders), and not their SBOMs, which
+// differ too.
 func TestExactlyTheDifferences(t *testing.T) {
 	dir := t.TempDir()
 	os, ns := specs()
-	oldIx := bundletest.Write(t, filepath.Join(dir, "old.satchel"), os, nil)
-	newIx := bundletest.Write(t, filepath.Join(dir, "new.satchel"), ns, nil)
-	r, err := diff.Indexes(oldIx, newIx)
+	oldIx, oldB := written(t, filepath.Join(dir, "old.satchel"), os)
+	newIx, newB := written(t, filepath.Join(dir, "new.satchel"), ns)
+	if a, b := oldIx.Attestations.SBOM.Digest, newIx.Attestations.SBOM.Digest; a == b {
+		t.Fatalf("the SBOMs should differ: %s", a)
+	}
+	r, err := diff.Bundles(oldIx, oldB, newIx, newB)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(r.Configs) != 0 {
+		t.Errorf("configs: %+v", r.Configs)
 	}
 	if len(r.Bundle) != 0 {
 		t.Errorf("bundle fields: %+v", r.Bundle)
@@ -88,18 +125,18 @@ func TestExactlyTheDifferences(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, text)
 		}
 	}
-	for _, unwanted := range []string{"containerd", "pause", "cgroup-v1", "bundle:"} {
+	for _, unwanted := range []string{"containerd", "pause", "cgroup-v1", "bundle:", "configurations"} {
 		if strings.Contains(text, unwanted) {
 			t.Errorf("text mentions %q, which did not change:\n%s", unwanted, text)
 		}
 	}
 
-	same, err := diff.Indexes(oldIx, oldIx)
+	same, err := diff.Bundles(oldIx, oldB, oldIx, oldB)
 	if err != nil || !same.Empty() {
 		t.Errorf("a bundle differs from itself: %+v %v", same, err)
 	}
 	// Reversed: the note appears.
-	rev, _ := diff.Indexes(newIx, oldIx)
+	rev, _ := diff.Bundles(newIx, newB, oldIx, oldB)
 	if len(rev.Notes) != 1 || rev.Notes[0].Change != diff.Added {
 		t.Errorf("reversed notes: %+v", rev.Notes)
 	}
@@ -133,5 +170,80 @@ func TestAddedRemoved(t *testing.T) {
 	}
 	if strings.Join(got, "; ") != "changed docker.io/library/nginx:1.27.4; removed registry.k8s.io/pause:3.10; added docker.io/library/busybox:1.37" {
 		t.Errorf("images %v", got)
+	}
+}
+
+// TestConfigChanges: what the installer would render differently. Adding
+// gVisor registers runsc with containerd (its config changes) and brings
+// no new file elsewhere; removing runc takes runc's binary out of
+// containerd's config; crictl's config appears with crictl.
+func TestConfigChanges(t *testing.T) {
+	dir := t.TempDir()
+	os, ns := specs()
+	ns.Components = append(ns.Components[:1:1], bundletest.Component{Name: "gvisor", Version: "20250331.0", Artifacts: []bundletest.Artifact{{Platform: "linux/amd64",
+		URL:   "https://storage.googleapis.com/gvisor/releases/release/20250331.0/x86_64/runsc",
+		Files: []bundletest.File{{Path: "/usr/local/bin/runsc", Content: []byte("runsc")}, {Path: "/usr/local/bin/containerd-shim-runsc-v1", Content: []byte("shim")}}}}},
+		bundletest.Component{Name: "crictl", Version: "1.32.0", Artifacts: []bundletest.Artifact{{Platform: "linux/amd64",
+			URL:   "https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.32.0/crictl-v1.32.0-linux-amd64.tar.gz",
+			Files: []bundletest.File{{Path: "/usr/local/bin/crictl", Content: []byte("crictl")}}}}})
+	oldIx, oldB := written(t, filepath.Join(dir, "old.satchel"), os)
+	newIx, newB := written(t, filepath.Join(dir, "new.satchel"), ns)
+	r, err := diff.Bundles(oldIx, oldB, newIx, newB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := map[string]diff.ConfigChange{}
+	for _, c := range r.Configs {
+		byPath[c.Path] = c
+		t.Logf("%s %s", c.Change, c.Path)
+	}
+	crictl, ok := byPath["/etc/crictl.yaml"]
+	if !ok || crictl.Change != diff.Added || !strings.Contains(crictl.Diff, "+runtime-endpoint: unix:///run/containerd/containerd.sock") {
+		t.Errorf("crictl.yaml: %+v", crictl)
+	}
+	var containerd *diff.ConfigChange
+	for p, c := range byPath {
+		if strings.HasPrefix(p, "/etc/containerd/") && c.Change == diff.Changed {
+			containerd = &c
+		}
+	}
+	if containerd == nil || !strings.Contains(containerd.Diff, "runsc") {
+		t.Fatalf("no containerd config change naming runsc: %+v", r.Configs)
+	}
+	var buf bytes.Buffer
+	r.WriteText(&buf)
+	if !strings.Contains(buf.String(), "configurations the installer writes") || !strings.Contains(buf.String(), "+ /etc/crictl.yaml (linux/amd64)") {
+		t.Errorf("text:\n%s", buf.String())
+	}
+}
+
+// TestFindings: a finding is the same across bundles by id and package,
+// whatever the version: one still affecting an upgraded package shows
+// nothing, one fixed disappears, one new appears, the new ones first.
+func TestFindings(t *testing.T) {
+	pkg := func(name, v string) audit.Package {
+		return audit.Package{Ecosystem: "Go", Name: name, Version: v}
+	}
+	olds := []audit.Finding{
+		{ID: "CVE-2025-31133", Package: pkg("github.com/opencontainers/runc", "1.2.6"), Severity: audit.High, Fixed: []string{"1.2.8"}},
+		{ID: "CVE-2024-25621", Package: pkg("github.com/containerd/containerd/v2", "2.0.4")},
+	}
+	news := []audit.Finding{
+		{ID: "CVE-2024-25621", Package: pkg("github.com/containerd/containerd/v2", "2.0.5")},
+		{ID: "GO-2026-0001", Package: pkg("stdlib", "1.24.1"), Severity: audit.Medium},
+	}
+	r := &diff.Result{}
+	r.AddFindings(olds, news)
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, f.Change+" "+f.ID+" "+f.Package.Version)
+	}
+	if strings.Join(got, "; ") != "added GO-2026-0001 1.24.1; removed CVE-2025-31133 1.2.6" {
+		t.Errorf("findings %v", got)
+	}
+	var buf bytes.Buffer
+	r.WriteText(&buf)
+	if !strings.Contains(buf.String(), "- [high] CVE-2025-31133 github.com/opencontainers/runc 1.2.6 (fixed in 1.2.8)") {
+		t.Errorf("text:\n%s", buf.String())
 	}
 }

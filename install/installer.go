@@ -237,7 +237,7 @@ func (in *Installer) makePlan(ctx context.Context, src *Source, pre *plan.Prefli
 		opts.SelfSize = n
 	}
 	input := plan.Input{
-		Index: src.Index, Bundle: src.info(), Blobs: src.bundle, Files: src.bundle, Facts: facts, Preflight: pre, Target: t, Previous: prev,
+		Index: src.Index, Bundle: src.info(), Blobs: src.bundle, Files: src.bundle, Provenance: src.bundle.Provenance(), Facts: facts, Preflight: pre, Target: t, Previous: prev,
 		Observed: probe.Observe(ctx, svc), Options: opts, ArchiveDigest: memoArchiveDigest(src, t.Platform),
 	}
 	if j != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/satchel-dev/satchel/internal/version"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
+	"github.com/satchel-dev/satchel/provenance"
 	"github.com/satchel-dev/satchel/verify"
 )
 
@@ -199,6 +200,13 @@ func (in *Installer) open(ctx context.Context, bundlePath string, mustVerify boo
 		return nil, err
 	}
 	src.Index, src.Key, src.Verified = ix, key, key != nil
+	// The provenance the host keeps must be what the bundle's key signed
+	// for this very index; checked with the same keys as the bundle.
+	if key != nil && ix.HasProvenance() {
+		if _, _, err := provenance.CheckBundle(b, ix, keys); err != nil {
+			return nil, err
+		}
+	}
 	// Where each path leads on this host (through its symlinks) is checked
 	// by the plan, against the same lanes; writes never follow a link.
 	if err := checkInstallerVersion(ix.Requirements.Installer, in.warnf); err != nil {

@@ -147,6 +147,10 @@ type Status struct {
 	Enabled     []string             `json:"enabled,omitempty"`
 	Images      []state.Image        `json:"images,omitempty"`
 	History     []state.HistoryEntry `json:"history,omitempty"`
+	// SBOM and Provenance are where the installed bundle's SBOM and
+	// provenance are kept (paths inside the root), when it carried them.
+	SBOM       string `json:"sbom,omitempty"`
+	Provenance string `json:"provenance,omitempty"`
 }
 
 // Status reads the state and checks each recorded file against it.
@@ -170,6 +174,14 @@ func (in *Installer) Status(ctx context.Context) (*Status, error) {
 			continue
 		}
 		s.Files++
+		if f.Kind == state.KindRecord {
+			switch f.Path {
+			case state.SBOMPath:
+				s.SBOM = string(f.Path)
+			case state.ProvenancePath:
+				s.Provenance = string(f.Path)
+			}
+		}
 		if f.Path.Within(state.ImageDir) {
 			continue // removed by the import at first start
 		}

@@ -40,6 +40,9 @@ type Index struct {
 	Components    []Component  `json:"components"`
 	Images        []Image      `json:"images"`
 	Notes         []Note       `json:"notes,omitempty"`
+	// Attestations names the documents about the bundle that it carries:
+	// its SBOM and its provenance. Absent in bundles built before them.
+	Attestations *Attestations `json:"attestations,omitempty"`
 	// Blobs lists every blob in the order they follow the signature in the tar.
 	Blobs []Blob `json:"blobs"`
 }
@@ -109,6 +112,76 @@ type Image struct {
 	Role           string   `json:"role,omitempty"`
 	// Blobs are every blob the image needs (index, manifests, configs, layers).
 	Blobs []Digest `json:"blobs"`
+}
+
+// Media types of the attestations a bundle carries.
+const (
+	// MediaTypeSPDX is SPDX JSON (IANA application/spdx+json).
+	MediaTypeSPDX = "application/spdx+json"
+	// MediaTypeDSSE is a DSSE envelope in JSON, as Sigstore names it.
+	MediaTypeDSSE = "application/vnd.dsse.envelope.v1+json"
+	// PredicateSLSAProvenance is the SLSA Provenance v1 predicate type.
+	PredicateSLSAProvenance = "https://slsa.dev/provenance/v1"
+)
+
+// Attestations are the documents a bundle carries about itself.
+//
+// The SBOM is a blob like any other: listed in Blobs, named here by digest,
+// so the index's signature covers it. It describes the bundle's content
+// index (ContentIndex), which cannot name the SBOM itself.
+//
+// The provenance is a DSSE envelope whose subject is the digest of
+// satchel.json itself, so the index cannot name its digest; it declares
+// that the envelope is there (the reader then insists on the entry), and
+// the envelope's own signature and subject bind it to this index.
+type Attestations struct {
+	SBOM       *SBOMRef       `json:"sbom,omitempty"`
+	Provenance *ProvenanceRef `json:"provenance,omitempty"`
+}
+
+// SBOMRef names the blob holding the bundle's SBOM.
+type SBOMRef struct {
+	MediaType string `json:"mediaType"`
+	Digest    Digest `json:"digest"`
+}
+
+// ProvenanceRef declares the provenance entry of the bundle.
+type ProvenanceRef struct {
+	MediaType     string `json:"mediaType"`
+	PredicateType string `json:"predicateType"`
+}
+
+// HasProvenance reports whether the index declares a provenance entry.
+func (ix *Index) HasProvenance() bool {
+	return ix.Attestations != nil && ix.Attestations.Provenance != nil
+}
+
+// SBOMDigest returns the digest of the SBOM blob the index names, if any.
+func (ix *Index) SBOMDigest() (Digest, bool) {
+	if ix.Attestations == nil || ix.Attestations.SBOM == nil {
+		return "", false
+	}
+	return ix.Attestations.SBOM.Digest, true
+}
+
+// ContentIndex returns a copy of the index without its attestations (and
+// without the SBOM's blob): what the SBOM describes, and what a bundle
+// built without attestations would have. For such a bundle it equals the
+// index.
+func (ix *Index) ContentIndex() *Index {
+	c := *ix
+	if ix.Attestations == nil {
+		return &c
+	}
+	sbomDigest, _ := ix.SBOMDigest()
+	c.Attestations = nil
+	c.Blobs = nil
+	for _, b := range ix.Blobs {
+		if b.Digest != sbomDigest {
+			c.Blobs = append(c.Blobs, b)
+		}
+	}
+	return &c
 }
 
 // Blob is one entry of blobs/sha256/ in the bundle.

@@ -65,7 +65,10 @@ const malformedHint = "the bundle is malformed or malicious: do not install it, 
 //     role "" or "sandbox", and every blob present and stored as it is
 //     (encoding "none");
 //   - blobs: sha256-named, listed once, sizes 0…MaxBlobSize, encoding
-//     "zstd" or "none", each used by a file or an image.
+//     "zstd" or "none", each used by a file, an image or the attestations;
+//   - attestations: the SBOM a blob stored as it is, at most
+//     MaxAttestationSize, of media type SPDX JSON; the provenance a DSSE
+//     envelope of SLSA provenance v1.
 //
 // Host-side checks (symlinks already on the host, the root) are the
 // installer's. Failures are VerificationError (exit code 3) with a hint.
@@ -261,6 +264,33 @@ func (ix *Index) validate() error {
 		}
 	}
 
+	if a := ix.Attestations; a != nil {
+		if a.SBOM == nil && a.Provenance == nil {
+			return errors.New("attestations: empty (leave it out)")
+		}
+		if s := a.SBOM; s != nil {
+			if s.MediaType != MediaTypeSPDX {
+				return fmt.Errorf("attestations: SBOM media type %q, want %q", s.MediaType, MediaTypeSPDX)
+			}
+			b, ok := blobs[s.Digest]
+			if !ok {
+				return fmt.Errorf("attestations: SBOM blob %q is not in the bundle", s.Digest)
+			}
+			if b.Encoding != EncodingNone {
+				return fmt.Errorf("attestations: SBOM blob %s is stored %q, not as it is (%q)", s.Digest, b.Encoding, EncodingNone)
+			}
+			if b.Size > MaxAttestationSize {
+				return fmt.Errorf("attestations: SBOM blob %s is %d bytes, at most %d", s.Digest, b.Size, MaxAttestationSize)
+			}
+			used[s.Digest] = true
+		}
+		if p := a.Provenance; p != nil {
+			if p.MediaType != MediaTypeDSSE || p.PredicateType != PredicateSLSAProvenance {
+				return fmt.Errorf("attestations: provenance %q with predicate %q, want %q with %q", p.MediaType, p.PredicateType, MediaTypeDSSE, PredicateSLSAProvenance)
+			}
+		}
+	}
+
 	for _, b := range ix.Blobs {
 		if !used[b.Digest] {
 			return fmt.Errorf("blob %s is used by no file and no image", b.Digest)
@@ -268,6 +298,10 @@ func (ix *Index) validate() error {
 	}
 	return nil
 }
+
+// MaxAttestationSize bounds an SBOM or provenance document a reader loads
+// into memory.
+const MaxAttestationSize = 64 << 20
 
 func checkBlob(b Blob) error {
 	if err := checkDigest("blob", b.Digest); err != nil {

@@ -193,6 +193,15 @@ var mutations = []mutation{
 	{"unused blob", func(ix *Index) {
 		ix.Blobs = append(ix.Blobs, Blob{Digest: DigestOf(SHA256, []byte("junk")), Size: 1, Encoding: EncodingNone})
 	}, "used by no file and no image"},
+	// Attestations (issue 13).
+	{"empty attestations", func(ix *Index) { ix.Attestations = &Attestations{} }, "attestations: empty"},
+	{"SBOM blob missing", withSBOM(func(ix *Index, d Digest) { ix.Blobs = ix.Blobs[:len(ix.Blobs)-1] }), "SBOM blob"},
+	{"SBOM compressed", withSBOM(func(ix *Index, d Digest) { ix.Blobs[len(ix.Blobs)-1].Encoding = EncodingZstd }), "not as it is"},
+	{"SBOM too big", withSBOM(func(ix *Index, d Digest) { ix.Blobs[len(ix.Blobs)-1].Size = MaxAttestationSize + 1 }), "at most"},
+	{"SBOM media type", withSBOM(func(ix *Index, d Digest) { ix.Attestations.SBOM.MediaType = "application/json" }), "SBOM media type"},
+	{"provenance media type", withSBOM(func(ix *Index, d Digest) {
+		ix.Attestations.Provenance = &ProvenanceRef{MediaType: "text/plain", PredicateType: PredicateSLSAProvenance}
+	}), "provenance"},
 	{"blob listed twice", func(ix *Index) { ix.Blobs = append(ix.Blobs, ix.Blobs[0]) }, "listed twice"},
 	{"sha512 blob", func(ix *Index) { ix.Blobs[0].Digest = DigestOf(SHA512, []byte("x")) }, "named by sha256"},
 	{"negative blob size", func(ix *Index) { ix.Blobs[0].Size = -1 }, "size -1"},
@@ -346,5 +355,35 @@ func TestNormalizeMode(t *testing.T) {
 		if _, err := NormalizeMode(in); err == nil || Hint(err) == "" {
 			t.Errorf("NormalizeMode(%#o) = %v, want a refusal with a hint", in, err)
 		}
+	}
+}
+
+// withSBOM adds an SBOM blob and its attestation to the index, then applies f.
+func withSBOM(f func(ix *Index, d Digest)) func(*Index) {
+	return func(ix *Index) {
+		d := DigestOf(SHA256, []byte("sbom"))
+		ix.Blobs = append(ix.Blobs, Blob{Digest: d, Size: 4, Encoding: EncodingNone})
+		ix.Attestations = &Attestations{SBOM: &SBOMRef{MediaType: MediaTypeSPDX, Digest: d},
+			Provenance: &ProvenanceRef{MediaType: MediaTypeDSSE, PredicateType: PredicateSLSAProvenance}}
+		f(ix, d)
+	}
+}
+
+// TestValidAttestations: an SBOM blob counts as used; the index round-trips.
+func TestValidAttestations(t *testing.T) {
+	ix := validIndex()
+	withSBOM(func(*Index, Digest) {})(ix)
+	if err := ix.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ix.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeIndex(b); err != nil {
+		t.Fatal(err)
+	}
+	if c := ix.ContentIndex(); c.Attestations != nil || c.Validate() != nil {
+		t.Errorf("content index %+v: %v", c.Attestations, c.Validate())
 	}
 }

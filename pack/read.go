@@ -27,10 +27,11 @@ type Bundle struct {
 	source  string
 	closers []io.Closer
 
-	indexJSON []byte
-	sig       []byte
-	mtime     int64
-	blobsOff  int64 // offset of the first blob's header
+	indexJSON  []byte
+	sig        []byte
+	provenance []byte // nil when the bundle has no provenance entry
+	mtime      int64
+	blobsOff   int64 // offset of the first blob's header
 
 	mu     sync.Mutex
 	layout *layout // set by a successful CheckLayout
@@ -85,8 +86,36 @@ func openBundle(r io.ReaderAt, size int64, source string) (*Bundle, error) {
 	}
 	b.mtime = mtime
 	b.blobsOff = off + blockSize + n + padTo(n, blockSize)
+	// A provenance entry follows the signature when there is one; whether
+	// the index declares it is CheckLayout's to compare.
+	if b.blobsOff+blockSize <= size {
+		name := make([]byte, 100)
+		if err := readFullAt(b.r, name, b.blobsOff); err != nil {
+			return nil, b.readErr(err)
+		}
+		if string(bytes.TrimRight(name, "\x00")) == ProvenanceName {
+			off := b.blobsOff
+			n, _, err := b.readHeader(off, ProvenanceName, mtime)
+			if err != nil {
+				return nil, err
+			}
+			if n == 0 || n > maxProvenanceSize {
+				return nil, b.damaged("%s is %d bytes, a provenance has 1 to %d", ProvenanceName, n, maxProvenanceSize)
+			}
+			if b.provenance, err = b.readData(off+blockSize, n); err != nil {
+				return nil, err
+			}
+			b.blobsOff = off + blockSize + n + padTo(n, blockSize)
+		}
+	}
 	return b, nil
 }
+
+// Provenance returns the bytes of satchel.provenance.json, nil when the
+// bundle has none. They are not verified here: the envelope carries its
+// own signature (see package provenance), and CheckLayout only checks that
+// the entry is there exactly when the index declares it.
+func (b *Bundle) Provenance() []byte { return b.provenance }
 
 // IndexJSON returns the exact bytes of satchel.json, which the signature covers.
 func (b *Bundle) IndexJSON() []byte { return b.indexJSON }
@@ -129,6 +158,12 @@ func (b *Bundle) CheckLayout(ix *manifest.Index) error {
 	}
 	if ix.Created.Unix() != b.mtime {
 		return b.damaged("header times are %d, the index's created time is %d", b.mtime, ix.Created.Unix())
+	}
+	switch {
+	case ix.HasProvenance() && b.provenance == nil:
+		return b.damaged("its index declares a provenance, there is no %s entry", ProvenanceName)
+	case !ix.HasProvenance() && b.provenance != nil:
+		return b.damaged("it carries a %s entry its index does not declare", ProvenanceName)
 	}
 	l := &layout{ix: ix, blobs: make(map[manifest.Digest]blobLoc, len(ix.Blobs))}
 	off := b.blobsOff

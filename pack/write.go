@@ -19,7 +19,10 @@ import (
 const (
 	IndexName     = "satchel.json"
 	SignatureName = "satchel.json.sig"
-	BlobPrefix    = "blobs/sha256/"
+	// ProvenanceName is the DSSE envelope of the bundle's provenance, right
+	// after the signature when the index declares one.
+	ProvenanceName = "satchel.provenance.json"
+	BlobPrefix     = "blobs/sha256/"
 )
 
 const (
@@ -29,6 +32,8 @@ const (
 	maxIndexSize = 64 << 20
 	// The longest signature verify accepts, base64-encoded (RSA 4096 is 684 bytes).
 	maxSignatureSize = verify.MaxSignatureB64Len
+	// The largest provenance envelope a reader loads before verifying it.
+	maxProvenanceSize = 16 << 20
 	// USTAR's 11 octal digits for size and mtime.
 	maxUSTARNumber = 1<<33 - 1
 )
@@ -38,15 +43,39 @@ type BlobOpener interface {
 	Open(d manifest.Digest) (io.ReadCloser, error)
 }
 
+// Entries are the members of a bundle that come before its blobs.
+type Entries struct {
+	// Index is satchel.json: it must equal ix.Encode().
+	Index []byte
+	// Signature is satchel.json.sig: base64, empty for an unsigned bundle.
+	Signature []byte
+	// Provenance is the DSSE envelope stored as satchel.provenance.json;
+	// given exactly when the index declares a provenance.
+	Provenance []byte
+}
+
 // Write writes a bundle: satchel.json (indexJSON, which must equal
 // ix.Encode()), satchel.json.sig (sig: base64, may be empty for an unsigned
 // bundle), then every ix.Blobs entry in order from blobs, each checked
 // against its recorded size and digest while it is copied. The output
 // depends only on the arguments and the blobs' bytes.
 func Write(w io.Writer, indexJSON, sig []byte, ix *manifest.Index, blobs BlobOpener) error {
+	return WriteEntries(w, Entries{Index: indexJSON, Signature: sig}, ix, blobs)
+}
+
+// WriteEntries is Write with a provenance entry after the signature when
+// the index declares one.
+func WriteEntries(w io.Writer, e Entries, ix *manifest.Index, blobs BlobOpener) error {
+	indexJSON, sig := e.Index, e.Signature
 	mtime, err := checkWriteArgs(indexJSON, sig, ix)
 	if err != nil {
 		return err
+	}
+	if ix.HasProvenance() != (len(e.Provenance) > 0) {
+		return fmt.Errorf("writing bundle: the index declares a provenance: %v, one given: %v", ix.HasProvenance(), len(e.Provenance) > 0)
+	}
+	if len(e.Provenance) > maxProvenanceSize {
+		return fmt.Errorf("writing bundle: the provenance is %d bytes, readers accept at most %d", len(e.Provenance), maxProvenanceSize)
 	}
 	cw := &countWriter{w: w}
 	tw := tar.NewWriter(cw)
@@ -64,6 +93,14 @@ func Write(w io.Writer, indexJSON, sig []byte, ix *manifest.Index, blobs BlobOpe
 	}
 	if _, err := tw.Write(sig); err != nil {
 		return fmt.Errorf("writing bundle: %w", err)
+	}
+	if len(e.Provenance) > 0 {
+		if err := put(ProvenanceName, int64(len(e.Provenance))); err != nil {
+			return fmt.Errorf("writing bundle: %w", err)
+		}
+		if _, err := tw.Write(e.Provenance); err != nil {
+			return fmt.Errorf("writing bundle: %w", err)
+		}
 	}
 	for _, b := range ix.Blobs {
 		if err := put(BlobPrefix+b.Digest.Hex(), b.Size); err != nil {
@@ -211,8 +248,13 @@ func padTo(n, unit int64) int64 { return (unit - n%unit) % unit }
 // An existing path is refused unless force is set. On any error nothing is
 // left behind.
 func WriteFile(path string, force bool, indexJSON, sig []byte, ix *manifest.Index, blobs BlobOpener) error {
+	return WriteFileEntries(path, force, Entries{Index: indexJSON, Signature: sig}, ix, blobs)
+}
+
+// WriteFileEntries is WriteFile with WriteEntries' entries.
+func WriteFileEntries(path string, force bool, e Entries, ix *manifest.Index, blobs BlobOpener) error {
 	return writeAtomic(path, force, 0o644, func(w io.Writer) error {
-		return Write(w, indexJSON, sig, ix, blobs)
+		return WriteEntries(w, e, ix, blobs)
 	})
 }
 

@@ -56,6 +56,10 @@ func Sign(st *Statement, s Signer) (*Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
+	return signPayload(payload, s)
+}
+
+func signPayload(payload []byte, s Signer) (*Envelope, error) {
 	out, err := s.Sign(PAE(PayloadType, payload))
 	if err != nil {
 		return nil, fmt.Errorf("signing the provenance: %w", err)

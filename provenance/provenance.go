@@ -21,12 +21,17 @@
 //
 // The subject is the index because the index is what the bundle's
 // signature covers and what names every other byte of the bundle (each
-// blob by digest). The envelope therefore cannot be listed in the index it
-// attests; it travels beside it (a file next to the bundle, or an entry
-// the index does not name).
+// blob by digest). The envelope therefore cannot be named by digest in the
+// index it attests: the bundler stores it as the entry
+// satchel.provenance.json right after satchel.json.sig, and the index
+// declares that the entry is there (attestations.provenance), so a reader
+// refuses a bundle that lost it or gained one. CheckBundle verifies it
+// against the bundle.
 //
-// `cosign verify-blob-attestation --key KEY.pub --signature ENVELOPE
-// --type slsaprovenance1 --insecure-ignore-tlog satchel.json` accepts the
+// `tar -xf B.satchel satchel.json satchel.provenance.json`, then
+// `cosign verify-blob-attestation --key KEY.pub --signature
+// satchel.provenance.json --type slsaprovenance1 --insecure-ignore-tlog
+// satchel.json` accepts the
 // envelope: cosign checks the DSSE signature and that a subject's sha256
 // is the blob's (cmd/cosign/cli/verify/verify_blob_attestation.go).
 package provenance

@@ -39,5 +39,7 @@
 //
 // The document is deterministic: elements are sorted, identifiers are
 // derived from content, `created` is the index's created time and the
-// namespace is derived from the digest of the index it describes.
+// namespace is derived from the digest of the content index it describes
+// (manifest.Index.ContentIndex: the index without its attestations, since a
+// bundle carries its SBOM as a blob its index names).
 package sbom

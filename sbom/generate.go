@@ -53,7 +53,11 @@ const BundleID = "SPDXRef-Bundle"
 // Generate builds the SPDX document of the bundle whose index is ix,
 // reading Go programs and image package databases through c.
 func Generate(ix *manifest.Index, c Contents, o Options) (*Document, error) {
-	indexJSON, err := ix.Encode()
+	// The content index: a bundle that carries its SBOM cannot name the
+	// SBOM's own digest inside it, so the document names the index without
+	// its attestations. The SBOM regenerated from a built bundle equals the
+	// stored one.
+	indexJSON, err := ix.ContentIndex().Encode()
 	if err != nil {
 		return nil, err
 	}
@@ -82,13 +86,13 @@ func Generate(ix *manifest.Index, c Contents, o Options) (*Document, error) {
 		CreationInfo: CreationInfo{
 			Created:  ix.Created.UTC().Format("2006-01-02T15:04:05Z"),
 			Creators: []string{"Tool: " + tool},
-			Comment:  "Generated offline from the bundle's index (satchel.json " + string(indexDigest) + ") and contents.",
+			Comment:  "Generated offline from the bundle's content index (satchel.json without its attestations: " + string(indexDigest) + ") and contents.",
 		},
 	}
 	g.pkg(Package{
 		SPDXID: BundleID, Name: ix.Name, VersionInfo: ix.Version, DownloadLocation: NoAssertion,
 		PrimaryPackagePurpose: PurposeArchive,
-		Comment: fmt.Sprintf("satchel bundle, sequence %d, platforms %s; index satchel.json %s",
+		Comment: fmt.Sprintf("satchel bundle, sequence %d, platforms %s; content index %s",
 			ix.Sequence, strings.Join(ix.Platforms, ", "), indexDigest),
 	})
 	g.rel(DocumentID, RelDescribes, BundleID)
@@ -181,9 +185,12 @@ func checksum(d manifest.Digest) []Checksum {
 
 func (g *generator) artifact(comp manifest.Component, a manifest.Artifact) error {
 	base := path.Base(a.URL)
-	id := spdxID("Artifact", comp.Name+"-"+comp.Version+"-"+a.Platform+"-"+base, a.Platform+"|"+a.URL)
+	// The release this platform's artifact is (kata-static 3.2.0 on arm64
+	// beside 3.1.3 on amd64), not the component's headline version.
+	version := comp.ArtifactVersion(&a)
+	id := spdxID("Artifact", comp.Name+"-"+version+"-"+a.Platform+"-"+base, a.Platform+"|"+a.URL)
 	p := Package{
-		SPDXID: id, Name: comp.Name, VersionInfo: comp.Version, PackageFileName: base,
+		SPDXID: id, Name: comp.Name, VersionInfo: version, PackageFileName: base,
 		DownloadLocation: a.URL, FilesAnalyzed: true, Checksums: checksum(a.Digest),
 		LicenseConcluded: NoAssertion, LicenseDeclared: NoAssertion, CopyrightText: NoAssertion,
 		PrimaryPackagePurpose: PurposeArchive,
@@ -199,7 +206,7 @@ func (g *generator) artifact(comp manifest.Component, a manifest.Artifact) error
 	if u, ok := LookupUpstream(comp.Name); ok {
 		p.LicenseDeclared, p.LicenseComments, p.Homepage = u.License, u.LicenseComment, u.Homepage
 	}
-	if mod, mv, ok := ComponentModule(comp.Name, comp.Version); ok {
+	if mod, mv, ok := ComponentModule(comp.Name, version); ok {
 		ref := purlRef(golangPURL(mod, mv))
 		ref.Comment = "the Go module this release is tagged as"
 		p.ExternalRefs = []ExternalRef{ref}

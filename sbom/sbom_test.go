@@ -122,11 +122,13 @@ func testSpec(t *testing.T) bundletest.Spec {
 				},
 			}},
 		}, {
+			// This platform's artifact is another release than the
+			// component's: the SBOM states the artifact's.
 			Name: "containerd", Version: "2.0.4",
 			Artifacts: []bundletest.Artifact{{
-				Platform: "linux/amd64",
-				URL:      "https://github.com/containerd/containerd/releases/download/v2.0.4/containerd-static-2.0.4-linux-amd64.tar.gz",
-				Files:    []bundletest.File{{Path: "/usr/local/etc/containerd/x.toml", Mode: 0o644, Content: []byte("version = 3\n")}},
+				Platform: "linux/amd64", Version: "2.0.5",
+				URL:   "https://github.com/containerd/containerd/releases/download/v2.0.5/containerd-static-2.0.5-linux-amd64.tar.gz",
+				Files: []bundletest.File{{Path: "/usr/local/etc/containerd/x.toml", Mode: 0o644, Content: []byte("version = 3\n")}},
 			}},
 		}},
 		Images: []bundletest.Image{{
@@ -228,7 +230,7 @@ func TestGenerateFromBundle(t *testing.T) {
 	if r.PURL() != "pkg:golang/github.com/opencontainers/runc@v1.2.6" {
 		t.Errorf("runc purl %q", r.PURL())
 	}
-	if c := byName(doc, "containerd"); len(c) != 1 || c[0].PURL() != "pkg:golang/github.com/containerd/containerd/v2@v2.0.4" {
+	if c := byName(doc, "containerd"); len(c) != 1 || c[0].PURL() != "pkg:golang/github.com/containerd/containerd/v2@v2.0.5" || c[0].VersionInfo != "2.0.5" {
 		t.Errorf("containerd: %+v", c)
 	}
 	if !slices.Contains(related(doc, sbom.BundleID, sbom.RelContains), r.SPDXID) {

@@ -110,7 +110,11 @@ func sbomOf(file string, keys []string) (*sbom.Document, string, error) {
 	if key != nil {
 		sig = "verified by " + key.KeyID
 	}
-	doc, err := sbom.Generate(ix, b, sbom.Options{})
+	raw, err := sbom.ForBundle(ix, b)
+	if err != nil {
+		return nil, "", err
+	}
+	doc, err := sbom.Decode(raw)
 	return doc, sig, err
 }
 

@@ -34,8 +34,9 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 		Long: `build fetches every pinned artifact (into a content-addressed cache: a warm
 cache does no network I/O), checks its digest, unpacks the files the catalog
 installs, pulls the images by digest for the bundle's platforms, and writes one
-signed bundle file. The same lock and SOURCE_DATE_EPOCH give a byte-identical
-bundle.
+signed bundle file. The bundle carries its SBOM (SPDX 2.3 JSON) and its
+provenance (in-toto SLSA v1, DSSE-signed with the same key). The same lock and
+SOURCE_DATE_EPOCH give a byte-identical bundle.
 
 An artifact must be pinned in the spec, the profile or the lock; run
 ` + "`satchel-bundle lock`" + ` first for what upstream publishes no pin for.
@@ -82,6 +83,17 @@ func runBuild(c *cobra.Command, g *globalOptions, o BuildOptions) error {
 	}
 	if bo.Lock, err = readLockFor(o.SpecFile, o.LockFile); err != nil {
 		return err
+	}
+	// The provenance names the spec and lock by the digests of their bytes.
+	if o.Profile == "" {
+		if bo.Spec, err = inputFile(o.SpecFile); err != nil {
+			return err
+		}
+	}
+	if p := lockPathFor(o.SpecFile, o.LockFile); p != "" {
+		if bo.LockFile, err = inputFile(p); err != nil {
+			return err
+		}
 	}
 	signer, err := sign.LoadSigner(c.Context(), o.Key, sign.PasswordFromEnv(cli.Password))
 	if err != nil {

@@ -34,8 +34,9 @@ files it installs with their sizes and the highest glibc they need, the images
 with their digests and platforms, compatibility notes, and whether the
 signature verifies (with --key) or was not checked.
 
-With --sbom it prints the bundle's software bill of materials instead, as
-SPDX 2.3 JSON: each component artifact (upstream URL, digest, license), the
+With --sbom it prints the bundle's software bill of materials instead (the
+one the bundle carries, signed through its index; generated for older
+bundles), as SPDX 2.3 JSON: each component artifact (upstream URL, digest, license), the
 files it installs, the Go modules and Go version compiled into each Go
 binary (read from the binaries, offline), and each image with its layers
 and the OS packages its package database lists.`,
@@ -50,11 +51,13 @@ and the OS packages its package database lists.`,
 }
 
 type inspectResult struct {
-	File      string          `json:"file"`
-	Size      int64           `json:"size"`
-	Signature string          `json:"signature"` // "verified", "not checked", "invalid: ..."
-	KeyID     string          `json:"keyID,omitempty"`
-	Index     *manifest.Index `json:"index"`
+	File      string `json:"file"`
+	Size      int64  `json:"size"`
+	Signature string `json:"signature"` // "verified", "not checked", "invalid: ..."
+	KeyID     string `json:"keyID,omitempty"`
+	// Provenance is "verified", "not checked (pass --key)" or "none".
+	Provenance string          `json:"provenance"`
+	Index      *manifest.Index `json:"index"`
 }
 
 func runInspect(c *cobra.Command, g *globalOptions, o InspectOptions, file string) error {
@@ -86,6 +89,17 @@ func runInspect(c *cobra.Command, g *globalOptions, o InspectOptions, file strin
 	if key != nil {
 		r.Signature, r.KeyID = "verified", key.KeyID
 	}
+	switch {
+	case !ix.HasProvenance():
+		r.Provenance = "none"
+	case key == nil:
+		r.Provenance = "present, not checked (pass --key)"
+	default:
+		if err := checkProvenance(b, ix, keys); err != nil {
+			return err
+		}
+		r.Provenance = "verified (SLSA v1, subject satchel.json)"
+	}
 	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(r, func(w io.Writer) { printInspect(w, r, o.Files) })
 }
 
@@ -111,7 +125,12 @@ func printInspect(w io.Writer, r inspectResult, files bool) {
 	if r.KeyID != "" {
 		sig += " by " + r.KeyID
 	}
-	fmt.Fprintf(w, "signature  %s\n\n", sig)
+	fmt.Fprintf(w, "signature  %s\n", sig)
+	fmt.Fprintf(w, "provenance %s\n", r.Provenance)
+	if d, ok := ix.SBOMDigest(); ok {
+		fmt.Fprintf(w, "sbom       SPDX 2.3, %s (inspect --sbom prints it)\n", d)
+	}
+	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tVERSION\tPLATFORM\tFILES\tSIZE\tGLIBC\tDIGEST (SOURCE)")
@@ -194,18 +213,16 @@ func maxGlibc(cur, next string) string {
 	return cur
 }
 
-// printSBOM writes the bundle's SPDX document to stdout.
+// printSBOM writes the bundle's SPDX document to stdout: the one it
+// carries, or for a bundle built before bundles carried one, one generated
+// from it.
 func printSBOM(c *cobra.Command, file string, keys []string) error {
 	b, ix, _, err := reviewedBundle(file, keys, false)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	doc, err := sbom.Generate(ix, b, sbom.Options{})
-	if err != nil {
-		return err
-	}
-	out, err := doc.Encode()
+	out, err := sbom.ForBundle(ix, b)
 	if err != nil {
 		return err
 	}

@@ -142,7 +142,7 @@ func mkbundle(ts *testscript.TestScript, neg bool, args []string) {
 		notes = append(notes, manifest.Note{ID: args[3], Component: "runc", Severity: "warning", Text: "runc " + runc + " has known vulnerabilities"})
 	}
 	spec := bundletest.Spec{
-		Name: "review", Version: "2025.04.0", Sequence: 1,
+		Name: "review", Version: "2025.04.0", Sequence: 1, Attest: true,
 		Components: []bundletest.Component{
 			{Name: "containerd", Version: "2.0.4", Artifacts: []bundletest.Artifact{{Platform: "linux/amd64",
 				URL:   "https://github.com/containerd/containerd/releases/download/v2.0.4/containerd-static-2.0.4-linux-amd64.tar.gz",

@@ -1,10 +1,23 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
+	"github.com/satchel-dev/satchel/provenance"
 	"github.com/satchel-dev/satchel/verify"
 )
+
+// checkProvenance verifies the provenance a bundle carries with the keys
+// that may sign it; a bundle built before bundles carried one passes.
+func checkProvenance(b *pack.Bundle, ix *manifest.Index, keys []*verify.Verifier) error {
+	_, _, err := provenance.CheckBundle(b, ix, keys)
+	if errors.Is(err, provenance.ErrNone) {
+		return nil
+	}
+	return err
+}
 
 // reviewedBundle is how the reviewer's commands (diff, audit, inspect
 // --sbom) open a bundle: with keys, the same checks as `satchel-bundle
@@ -24,6 +37,9 @@ func reviewedBundle(file string, keyPaths []string, deep bool) (*pack.Bundle, *m
 			return nil, nil, nil, err
 		}
 		ix, key, err := pack.VerifyBundle(b, keys, pack.VerifyOptions{Deep: deep})
+		if err == nil {
+			err = checkProvenance(b, ix, keys)
+		}
 		if err != nil {
 			b.Close()
 			return nil, nil, nil, err

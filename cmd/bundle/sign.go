@@ -9,6 +9,7 @@ import (
 	"github.com/satchel-dev/satchel/internal/cli"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
+	"github.com/satchel-dev/satchel/provenance"
 	"github.com/satchel-dev/satchel/sign"
 	"github.com/satchel-dev/satchel/verify"
 )
@@ -25,7 +26,7 @@ func newSignCommand(g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "sign --key KEY FILE [-o OUT]",
 		Short: "(Re-)sign a bundle, e.g. with a release key after CI built it",
-		Long: `sign replaces a bundle's signature with one made by KEY. The bundle is first
+		Long: `sign replaces a bundle's signature, and its provenance's, with ones made by KEY. The bundle is first
 checked as the installer checks it (index rules, layout, every blob and file); pass --trust PUB to also require that the
 current signature is valid (a CI key handing over to a release key).`,
 		Example: "  satchel-bundle sign --key release.key --trust ci.pub kylin.satchel",
@@ -65,17 +66,29 @@ func runSign(c *cobra.Command, g *globalOptions, o SignOptions, file string) err
 	if err != nil {
 		return err
 	}
+	if len(keys) > 0 {
+		if err := checkProvenance(b, ix, keys); err != nil {
+			return err
+		}
+	}
 	sig, err := signer.Sign(b.IndexJSON())
 	if err != nil {
 		return err
+	}
+	// The provenance is signed with the bundle key: hand it over too.
+	var prov []byte
+	if ix.HasProvenance() {
+		if prov, err = provenance.Resign(b.Provenance(), signer); err != nil {
+			return err
+		}
 	}
 	out := o.Output
 	if out == "" {
 		out = file
 	}
-	// WriteFile writes beside the target and renames over it at the end:
-	// the input stays readable while it is copied.
-	if err := pack.WriteFile(out, true, b.IndexJSON(), sig, ix, b); err != nil {
+	// WriteFileEntries writes beside the target and renames over it at the
+	// end: the input stays readable while it is copied.
+	if err := pack.WriteFileEntries(out, true, pack.Entries{Index: b.IndexJSON(), Signature: sig, Provenance: prov}, ix, b); err != nil {
 		return err
 	}
 	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(map[string]string{"file": out, "keyID": signer.KeyID()}, func(w io.Writer) {

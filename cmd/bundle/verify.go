@@ -28,7 +28,9 @@ structure and rules (every file stays under /usr/local or /opt, no setuid or
 world-writable modes, no symlink leading out, no control characters), then
 that the file holds exactly what the deterministic writer produces, then every
 blob's digest, then every file's content digest after decompression: the
-same checks the installer makes. The first failure is reported
+same checks the installer makes. A bundle's provenance (satchel.provenance.json,
+in-toto SLSA v1 in a DSSE envelope) must verify with the same keys, name this
+satchel.json as its subject and list exactly the bundle's artifacts and images. The first failure is reported
 with exit code 3. FILE may be a .satchel file, the first part of a split set, a
 parts list, or a self-extracting .run.`,
 		Example: "  satchel-bundle verify --key satchel.pub kylin-runtimes-2025.04.0.satchel",
@@ -60,6 +62,10 @@ type verifyResult struct {
 	Sequence uint64 `json:"sequence"`
 	Blobs    int    `json:"blobs"`
 	Files    int    `json:"files"`
+	// Provenance is "verified" or "none" (a bundle built before bundles
+	// carried one).
+	Provenance string `json:"provenance"`
+	SBOM       string `json:"sbom,omitempty"`
 }
 
 func runVerify(c *cobra.Command, g *globalOptions, o VerifyOptions, file string) error {
@@ -79,7 +85,16 @@ func runVerify(c *cobra.Command, g *globalOptions, o VerifyOptions, file string)
 	if err != nil {
 		return err
 	}
-	r := verifyResult{File: file, Verified: true, KeyID: key.KeyID, Name: ix.Name, Version: ix.Version, Sequence: ix.Sequence, Blobs: len(ix.Blobs)}
+	r := verifyResult{File: file, Verified: true, KeyID: key.KeyID, Name: ix.Name, Version: ix.Version, Sequence: ix.Sequence, Blobs: len(ix.Blobs), Provenance: "none"}
+	if ix.HasProvenance() {
+		if err := checkProvenance(b, ix, keys); err != nil {
+			return err
+		}
+		r.Provenance = "verified"
+	}
+	if d, ok := ix.SBOMDigest(); ok {
+		r.SBOM = string(d)
+	}
 	for _, comp := range ix.Components {
 		for _, a := range comp.Artifacts {
 			r.Files += len(a.Files)
@@ -88,5 +103,10 @@ func runVerify(c *cobra.Command, g *globalOptions, o VerifyOptions, file string)
 	return cli.NewPrinter(c.OutOrStdout(), c.ErrOrStderr(), g.JSON).Print(r, func(w io.Writer) {
 		fmt.Fprintf(w, "OK %s: %s %s (sequence %d) signed by %s; %d blobs and %d files verified\n",
 			human.Safe(file), human.Safe(ix.Name), human.Safe(ix.Version), ix.Sequence, key.KeyID, r.Blobs, r.Files)
+		if r.Provenance == "verified" {
+			fmt.Fprintf(w, "OK provenance: SLSA v1, subject satchel.json, every artifact and image as the index records them\n")
+		} else {
+			fmt.Fprintf(w, "no provenance (the bundle was built before bundles carried one)\n")
+		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/satchel-dev/satchel/bundler"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/sign"
@@ -35,6 +36,12 @@ type bundleSpec struct {
 	seq    uint64
 	arch   string // GOARCH of the files; default the host's
 	signer *sign.Signer
+	// attest makes the bundle carry its SBOM and provenance, as the bundler
+	// does; the provenance is signed by provSigner when set, else signer.
+	attest     bool
+	provSigner *sign.Signer
+	// versions overrides component versions by name.
+	versions map[string]string
 }
 
 var fixtureComponents = []struct {
@@ -99,24 +106,42 @@ func buildBundle(dir, out string, s bundleSpec) error {
 				art.Files = append(art.Files, f, manifest.File{Path: "/usr/local/bin/" + n, Type: manifest.TypeSymlink, Mode: 0o777, Target: "/opt/kata/bin/" + n})
 			}
 		}
-		ix.Components = append(ix.Components, manifest.Component{Name: c.name, Version: c.version, Artifacts: []manifest.Artifact{art}})
+		v := c.version
+		if o, ok := s.versions[c.name]; ok {
+			v = o
+		}
+		ix.Components = append(ix.Components, manifest.Component{Name: c.name, Version: v, Artifacts: []manifest.Artifact{art}})
 	}
 	im, err := image(store, add, "docker.io/library/nginx:1.27.4", arch)
 	if err != nil {
 		return err
 	}
 	ix.Images = []manifest.Image{im}
+	if s.attest {
+		if err := bundler.AttachSBOM(ix, store); err != nil {
+			return err
+		}
+	}
 	js, err := ix.Encode()
 	if err != nil {
 		return err
 	}
-	var sig []byte
+	var sig, prov []byte
 	if s.signer != nil {
 		if sig, err = s.signer.Sign(js); err != nil {
 			return err
 		}
 	}
-	return pack.WriteFile(out, true, js, sig, ix, store)
+	if s.attest {
+		ps := s.provSigner
+		if ps == nil {
+			ps = s.signer
+		}
+		if prov, err = bundler.SignProvenance(ix, js, ps, bundler.Input{}, bundler.Input{}); err != nil {
+			return err
+		}
+	}
+	return pack.WriteFileEntries(out, true, pack.Entries{Index: js, Signature: sig, Provenance: prov}, ix, store)
 }
 
 // image makes a one-layer image for arch and stores its blobs.

@@ -90,6 +90,31 @@ func printBundleLine(w io.Writer, verb string, p *plan.Plan) {
 	fmt.Fprintf(w, "  components: %s\n", human.SafeList(b.Components, ", "))
 }
 
+// printTransition names the installed bundle a plan goes from and the one
+// it goes to, and the component versions that change.
+func printTransition(w io.Writer, t *plan.Transition) {
+	q := human.Safe
+	if t == nil {
+		fmt.Fprintf(w, "  from: nothing installed by satchel\n")
+		return
+	}
+	fmt.Fprintf(w, "  from: %s %s (sequence %d) -> to: %s %s (sequence %d)", q(t.From.Name), q(t.From.Version), t.From.Sequence, q(t.To.Name), q(t.To.Version), t.To.Sequence)
+	if t.Same {
+		fmt.Fprintf(w, ", the bundle installed")
+	}
+	fmt.Fprintln(w)
+	for _, c := range t.Components {
+		switch {
+		case c.From == "":
+			fmt.Fprintf(w, "    + %s %s\n", q(c.Name), q(c.To))
+		case c.To == "":
+			fmt.Fprintf(w, "    - %s %s\n", q(c.Name), q(c.From))
+		default:
+			fmt.Fprintf(w, "    ~ %s %s -> %s\n", q(c.Name), q(c.From), q(c.To))
+		}
+	}
+}
+
 func printFindings(w io.Writer, findings []host.Finding) {
 	shown := 0
 	for _, f := range findings {
@@ -113,6 +138,7 @@ func printFindings(w io.Writer, findings []host.Finding) {
 // then a summary.
 func printPlan(w io.Writer, p *plan.Plan, all bool) {
 	printBundleLine(w, "Plan:", p)
+	printTransition(w, p.Transition)
 	if p.Preflight != nil {
 		printFindings(w, p.Preflight.Findings)
 	}

@@ -84,7 +84,11 @@ func setupScript(e *testscript.Env) error {
 		foreign = "amd64"
 	}
 	for name, s := range map[string]bundleSpec{
-		"b7": {seq: 7, signer: publisher}, "b8": {seq: 8, signer: publisher}, "b6": {seq: 6, signer: publisher},
+		"b7": {seq: 7, signer: publisher, attest: true}, "b8": {seq: 8, signer: publisher, attest: true}, "b6": {seq: 6, signer: publisher},
+		// Signed by the publisher, its provenance by another key (issue 13).
+		"badprov": {seq: 7, signer: publisher, attest: true, provSigner: other},
+		// The next release: one component at another version.
+		"b9":       {seq: 9, signer: publisher, attest: true, versions: map[string]string{"runc": "1.2.6"}},
 		"unsigned": {seq: 7}, "wrongkey": {seq: 7, signer: other}, "foreign": {seq: 7, arch: foreign, signer: publisher},
 	} {
 		if err := buildBundle(w, filepath.Join(w, name+".satchel"), s); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,7 +23,8 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 		Short: "Show what is installed, from which bundle, trusted by which key",
 		Long: `status reads ` + string(state.Path) + ` and reports the installed bundle (name,
 version, sequence, the key that verified it, or that its signature was
-skipped), when it was installed, its components, units and images, and checks
+skipped), when it was installed, its components, units and images, where its
+SBOM and provenance are kept (under /var/lib/satchel), and checks
 every recorded file: missing or modified files are listed. An interrupted run
 is reported too (the next apply or uninstall repairs it).`,
 		Example: "  satchel-install status\n  satchel-install status --root /srv/golden --json",
@@ -89,7 +91,23 @@ func printStatus(w io.Writer, st *install.Status) {
 	for _, p := range st.Modified {
 		fmt.Fprintf(w, "  modified  %s\n", q(p))
 	}
+	// Where the reviewer's documents are: the SBOM, and the provenance that
+	// cosign verify-blob-attestation checks against the bundle's satchel.json.
+	if st.SBOM != "" {
+		fmt.Fprintf(w, "sbom        %s (SPDX 2.3 JSON)\n", q(inRoot(st.Root, st.SBOM)))
+	}
+	if st.Provenance != "" {
+		fmt.Fprintf(w, "provenance  %s (in-toto SLSA v1, DSSE; subject satchel.json %s)\n", q(inRoot(st.Root, st.Provenance)), q(string(b.IndexDigest)))
+	}
 	for _, h := range st.History {
 		fmt.Fprintf(w, "earlier     %s %s (sequence %d), %s\n", q(h.Name), q(h.Version), h.Sequence, h.When.Format("2006-01-02"))
 	}
+}
+
+// inRoot names a path inside the root as the host sees it now.
+func inRoot(root, p string) string {
+	if root == "" || root == "/" {
+		return p
+	}
+	return filepath.Join(root, p)
 }

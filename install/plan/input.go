@@ -26,6 +26,9 @@ type Input struct {
 	// reading the bundle is reading data, not the host.
 	Blobs images.BlobReader
 	Files BundleFiles
+	// Provenance is the bundle's provenance envelope (nil when it has
+	// none), kept at state.ProvenancePath with the SBOM the index names.
+	Provenance []byte
 	// Facts are the host's facts, gathered by the probe.
 	Facts *host.Facts
 	// Preflight is the preflight report for the selection.

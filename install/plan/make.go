@@ -64,6 +64,7 @@ func Make(in Input) (*Plan, error) {
 		names[i] = c.Name
 	}
 	pl.p.Bundle = bundleInfo(in.Bundle, in.Index, in.Target.Platform, names)
+	pl.p.Transition = transition(in.Previous, pl.p.Bundle)
 	for _, c := range pl.sel {
 		d, ok := component.Lookup(c.Name)
 		if !ok || d.Runtime == "" {
@@ -85,7 +86,7 @@ func Make(in Input) (*Plan, error) {
 			pl.p.Runtimes = append([]string{component.RuntimeRunc}, pl.p.Runtimes...)
 		}
 	}
-	steps := []func() error{pl.files, pl.installer, pl.profile, pl.kernel, pl.kata, pl.configs, pl.cni, pl.buildkit, pl.units, pl.images, pl.removals, pl.services, pl.kube}
+	steps := []func() error{pl.files, pl.installer, pl.records, pl.profile, pl.kernel, pl.kata, pl.configs, pl.cni, pl.buildkit, pl.units, pl.images, pl.removals, pl.services, pl.kube}
 	for _, s := range steps {
 		if err := s(); err != nil {
 			return nil, err

@@ -24,7 +24,7 @@ func BuildState(p *Plan, originals map[rootfs.Path]rootfs.Path, dirs []rootfs.Pa
 	units := map[string]bool{}
 	for _, a := range p.Actions {
 		switch a.Kind {
-		case KindFile, KindSymlink, KindConfig, KindUnit, KindInstaller:
+		case KindFile, KindSymlink, KindConfig, KindUnit, KindInstaller, KindRecord:
 		case KindImage:
 			switch a.Change {
 			case ChangeImport, ChangeDockerLoad, ChangeStage, ChangeUnchanged:

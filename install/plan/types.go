@@ -8,6 +8,8 @@
 package plan
 
 import (
+	"slices"
+
 	"github.com/satchel-dev/satchel/install/host"
 	"github.com/satchel-dev/satchel/install/rootfs"
 	"github.com/satchel-dev/satchel/install/state"
@@ -25,6 +27,7 @@ const (
 	KindUnit         Kind = Kind(state.KindUnit)      // a systemd unit file
 	KindInstaller    Kind = Kind(state.KindInstaller) // satchel-install itself, copied to /usr/local/bin
 	KindImage        Kind = Kind(state.KindImage)     // an OCI image: imported, docker-loaded or staged
+	KindRecord       Kind = Kind(state.KindRecord)    // the bundle's SBOM or provenance, kept under /var/lib/satchel
 	KindService      Kind = "service"                 // a systemd unit enabled, started, restarted
 	KindRuntimeClass Kind = "runtimeclass"            // RuntimeClasses applied with kubectl
 	KindState        Kind = "state"                   // state.json, when what it records changes
@@ -182,12 +185,74 @@ type Plan struct {
 	Summary    map[Change]int `json:"summary"`
 	Changed    bool           `json:"changed"`
 
+	// Transition names the installed bundle the plan goes from and the one
+	// it goes to, with the component versions that change; nil when
+	// nothing is installed.
+	Transition *Transition `json:"transition,omitempty"`
+
 	// Previous is the recorded state the plan starts from.
 	Previous *state.State `json:"-"`
 	// Carried are files of components left out with a selection, kept as they are.
 	Carried []state.File `json:"-"`
 	// Index is the bundle's index (nil for an uninstall).
 	Index *manifest.Index `json:"-"`
+}
+
+// Transition is from the installed bundle to the one being planned.
+type Transition struct {
+	From BundleRef `json:"from"`
+	To   BundleRef `json:"to"`
+	// Same is set when the installed bundle is this one (same satchel.json).
+	Same bool `json:"same"`
+	// Components are those whose version changes, or that come or go.
+	Components []VersionChange `json:"components,omitempty"`
+}
+
+// BundleRef names a bundle.
+type BundleRef struct {
+	Name        string          `json:"name"`
+	Version     string          `json:"version"`
+	Sequence    uint64          `json:"sequence"`
+	IndexDigest manifest.Digest `json:"indexDigest,omitempty"`
+}
+
+// VersionChange is a component's version before and after ("" when it is
+// not installed on that side).
+type VersionChange struct {
+	Name string `json:"name"`
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+func transition(prev *state.State, to state.BundleInfo) *Transition {
+	if prev == nil {
+		return nil
+	}
+	from := prev.Bundle
+	t := &Transition{
+		From: BundleRef{Name: from.Name, Version: from.Version, Sequence: from.Sequence, IndexDigest: from.IndexDigest},
+		To:   BundleRef{Name: to.Name, Version: to.Version, Sequence: to.Sequence, IndexDigest: to.IndexDigest},
+		Same: from.IndexDigest != "" && from.IndexDigest == to.IndexDigest,
+	}
+	names := slices.Clone(from.Components)
+	for _, c := range to.Components {
+		if !slices.Contains(names, c) {
+			names = append(names, c)
+		}
+	}
+	for _, n := range names {
+		o, n2 := from.ComponentVersions[n], to.ComponentVersions[n]
+		if !slices.Contains(from.Components, n) {
+			o = ""
+		}
+		if !slices.Contains(to.Components, n) {
+			n2 = ""
+		}
+		if o != n2 {
+			t.Components = append(t.Components, VersionChange{Name: n, From: o, To: n2})
+		}
+	}
+	return t
 }
 
 // Added is a component selected because another needs it.

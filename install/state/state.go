@@ -26,8 +26,12 @@ const (
 	RunBackupDir rootfs.Path = BackupDir + "/run"      // per-run copies, kept until the run commits
 	ImageDir     rootfs.Path = Dir + "/images"         // staged image archives
 	StagedList   rootfs.Path = ImageDir + "/staged.json"
-	KeyDir       rootfs.Path = "/etc/satchel/keys"
-	SelfPath     rootfs.Path = "/usr/local/bin/satchel-install"
+	// SBOMPath and ProvenancePath hold the installed bundle's SBOM (SPDX
+	// JSON) and provenance (a DSSE envelope, one line), when it carries them.
+	SBOMPath       rootfs.Path = Dir + "/sbom.spdx.json"
+	ProvenancePath rootfs.Path = Dir + "/provenance.intoto.jsonl"
+	KeyDir         rootfs.Path = "/etc/satchel/keys"
+	SelfPath       rootfs.Path = "/usr/local/bin/satchel-install"
 )
 
 // Version is the layout version of state.json.
@@ -47,6 +51,7 @@ const (
 	KindUnit      Kind = "unit"      // a systemd unit file
 	KindInstaller Kind = "installer" // satchel-install itself
 	KindImage     Kind = "image"     // a staged image archive
+	KindRecord    Kind = "record"    // a document about the installed bundle (SBOM, provenance)
 )
 
 // State is state.json.

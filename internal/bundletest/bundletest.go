@@ -33,6 +33,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/satchel-dev/satchel/bundler"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/sign"
@@ -51,6 +52,10 @@ type Spec struct {
 	Components []Component
 	Images     []Image
 	Notes      []manifest.Note
+	// Attest makes the bundle carry its SBOM and a provenance signed by the
+	// bundle's signer, as the bundler does (bundler.AttachSBOM,
+	// bundler.SignProvenance).
+	Attest bool
 }
 
 // Component is one component with its artifacts.
@@ -64,9 +69,11 @@ type Component struct {
 // does not carry.
 type Artifact struct {
 	Platform string
-	URL      string
-	Digest   manifest.Digest
-	Files    []File
+	// Version is the artifact's own release ("": the component's).
+	Version string
+	URL     string
+	Digest  manifest.Digest
+	Files   []File
 }
 
 // File is one installed file. Content is stored; Glibc is read from the
@@ -175,7 +182,7 @@ func write(storeDir, out string, s Spec, signer *sign.Signer) (*manifest.Index, 
 			if d == "" {
 				d = manifest.DigestOf(manifest.SHA256, []byte("upstream "+a.URL))
 			}
-			ma := manifest.Artifact{Platform: a.Platform, URL: a.URL, Digest: d, DigestSource: "spec"}
+			ma := manifest.Artifact{Platform: a.Platform, Version: a.Version, URL: a.URL, Digest: d, DigestSource: "spec"}
 			for _, f := range a.Files {
 				mode := f.Mode
 				if mode == 0 {
@@ -222,17 +229,30 @@ func write(storeDir, out string, s Spec, signer *sign.Signer) (*manifest.Index, 
 		ix.Blobs = append(ix.Blobs, b)
 	}
 	slices.SortFunc(ix.Blobs, func(a, b manifest.Blob) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
+	if s.Attest {
+		if err := bundler.AttachSBOM(ix, store); err != nil {
+			return nil, err
+		}
+	}
 	indexJSON, err := ix.Encode()
 	if err != nil {
 		return nil, err
 	}
-	var sig []byte
+	var sig, prov []byte
 	if signer != nil {
 		if sig, err = signer.Sign(indexJSON); err != nil {
 			return nil, err
 		}
 	}
-	if err := pack.WriteFile(out, true, indexJSON, sig, ix, store); err != nil {
+	if s.Attest {
+		if signer == nil {
+			return nil, fmt.Errorf("an attested test bundle needs a signer")
+		}
+		if prov, err = bundler.SignProvenance(ix, indexJSON, signer, bundler.Input{}, bundler.Input{}); err != nil {
+			return nil, err
+		}
+	}
+	if err := pack.WriteFileEntries(out, true, pack.Entries{Index: indexJSON, Signature: sig, Provenance: prov}, ix, store); err != nil {
 		return nil, err
 	}
 	return manifest.DecodeIndex(indexJSON)

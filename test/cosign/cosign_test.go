@@ -57,6 +57,26 @@ func (x tools) extract(bundle string) (blob, sig string) {
 	return filepath.Join(dir, "satchel.json"), filepath.Join(dir, "satchel.json.sig")
 }
 
+// extractProvenance takes satchel.json and satchel.provenance.json (the
+// DSSE envelope of the bundle's SLSA provenance) out of a bundle with tar.
+func (x tools) extractProvenance(bundle string) (blob, envelope string) {
+	x.t.Helper()
+	dir, err := os.MkdirTemp(x.work, "provenance-")
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	x.run("tar", "-xf", bundle, "-C", dir, "satchel.json", "satchel.provenance.json")
+	return filepath.Join(dir, "satchel.json"), filepath.Join(dir, "satchel.provenance.json")
+}
+
+// verifyAttestation runs cosign verify-blob-attestation offline: the
+// envelope's DSSE signature with the key, and a subject whose sha256 is the
+// blob's (cosign: cmd/cosign/cli/verify/verify_blob_attestation.go).
+func (x tools) verifyAttestation(pub, envelope, blob string) ([]byte, error) {
+	return x.try(x.cosign, "verify-blob-attestation", "--key", pub, "--signature", envelope,
+		"--type", "slsaprovenance1", "--insecure-ignore-tlog", blob)
+}
+
 // verifyBlob runs cosign verify-blob with a public key and no transparency
 // log (cosign v2: --insecure-ignore-tlog; see `cosign verify-blob --help`).
 func (x tools) verifyBlob(pub, sig, blob string) ([]byte, error) {
@@ -98,6 +118,11 @@ func TestCosignVerifiesBundles(t *testing.T) {
 	if out, err := x.verifyBlob(filepath.Join(demoDir, "satchel.pub"), sig, blob); err != nil {
 		t.Fatalf("cosign verify-blob rejects the demo bundle: %v\n%s", err, out)
 	}
+	// The provenance the bundle carries is an attestation of satchel.json.
+	pblob, env := x.extractProvenance(signed)
+	if out, err := x.verifyAttestation(filepath.Join(demoDir, "satchel.pub"), env, pblob); err != nil {
+		t.Fatalf("cosign verify-blob-attestation rejects the demo bundle's provenance: %v\n%s", err, out)
+	}
 
 	keys := map[string]string{} // name -> key prefix
 	for _, alg := range []string{"ecdsa-p256", "ed25519", "rsa-4096"} {
@@ -121,6 +146,14 @@ func TestCosignVerifiesBundles(t *testing.T) {
 			blob, sig := x.extract(out)
 			if o, err := x.verifyBlob(prefix+".pub", sig, blob); err != nil {
 				t.Fatalf("cosign verify-blob rejects the bundle signed with %s: %v\n%s", name, err, o)
+			}
+			// sign re-signs the provenance with the new key too.
+			pblob, env := x.extractProvenance(out)
+			if o, err := x.verifyAttestation(prefix+".pub", env, pblob); err != nil {
+				t.Fatalf("cosign verify-blob-attestation rejects the provenance re-signed with %s: %v\n%s", name, err, o)
+			}
+			if o, err := x.verifyAttestation(filepath.Join(demoDir, "satchel.pub"), env, pblob); err == nil {
+				t.Errorf("cosign verify-blob-attestation accepts the re-signed provenance with the old key:\n%s", o)
 			}
 
 			// Tampered satchel.json: one byte changed.
