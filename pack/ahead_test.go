@@ -3,12 +3,14 @@ package pack
 import (
 	"bytes"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/satchel-dev/satchel/manifest"
+	"github.com/satchel-dev/satchel/verify"
 )
 
 // aheadFixture is a verified bundle with files below, at and well above
@@ -199,4 +201,59 @@ func BenchmarkOpenFile(b *testing.B) {
 			reportCPURate(b, f.Size, processCPU()-cpu0)
 		})
 	}
+}
+
+// BenchmarkReadBundle does the installer's reading of a real bundle: the
+// signature, layout and every blob's digest (VerifyBundle), then every file
+// through OpenFile (blob hashed again, decompressed, content hashed), into
+// io.Discard: apply's CPU work without the writes, for a CPU profile.
+// test/bench/bench.sh runs it on its corpus's bundle:
+//
+//	SATCHEL_BENCH_BUNDLE=x.satchel SATCHEL_BENCH_PUB=x.pub \
+//	  go test -run '^$' -bench ReadBundle -benchtime 3x -cpuprofile cpu.out ./pack/
+func BenchmarkReadBundle(b *testing.B) {
+	path := os.Getenv("SATCHEL_BENCH_BUNDLE")
+	if path == "" {
+		b.Skip("SATCHEL_BENCH_BUNDLE is not set: test/bench/bench.sh runs this on its corpus")
+	}
+	key, err := verify.LoadVerifierFile(os.Getenv("SATCHEL_BENCH_PUB"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for b.Loop() {
+		bu, err := OpenPath(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ix, _, err := VerifyBundle(bu, []*verify.Verifier{key}, VerifyOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := bu.VerifyBlobs(ix, nil); err != nil {
+			b.Fatal(err)
+		}
+		size = 0
+		for _, c := range ix.Components {
+			for _, a := range c.Artifacts {
+				for _, f := range a.Files {
+					if f.Type != manifest.TypeFile {
+						continue
+					}
+					rc, err := bu.OpenFile(f)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n, err := io.Copy(io.Discard, rc)
+					rc.Close()
+					if err != nil {
+						b.Fatal(err)
+					}
+					size += n
+				}
+			}
+		}
+		bu.Close()
+	}
+	b.SetBytes(size)
 }

@@ -41,6 +41,8 @@
 #   BENCH_LARGE=1      also the large corpus (about 5 GB of disk and several minutes)
 #   BENCH_LARGE_COPIES copies of each real binary in the large kata tree (default 3)
 #   BENCH_LATENCY_MS   latency of the delayed mirror (default 100)
+#   BENCH_PROFILE=0|1  run the Go benchmarks under a CPU profile and print the top
+#                      functions (default 1; quick: 0)
 #   BENCH_BASELINE     a satchel-bundle binary to compare with (optional)
 #   SATCHEL_E2E_SATCHEL_BIN  take satchel-bundle/-install from this directory, not bin/
 set -euo pipefail
@@ -52,6 +54,8 @@ RUNS=${BENCH_RUNS:-3}
 [ -n "$QUICK" ] && RUNS=${BENCH_RUNS:-1}
 LAT=${BENCH_LATENCY_MS:-100}
 COPIES=${BENCH_LARGE_COPIES:-3}
+PROFILE=${BENCH_PROFILE:-1}
+[ -n "$QUICK" ] && PROFILE=${BENCH_PROFILE:-0}
 W=${BENCH_DIR:-/var/tmp/satchel-bench}
 NPROC=$(nproc)
 
@@ -265,6 +269,27 @@ for C in "${CORPORA[@]}"; do
 		timed "$C|hauler store load" sh -c 'cd "$1" && hauler store load --store loaded --filename haul.tar.zst' _ "$hs"
 		note "$C|hauler size|$(($(stat -c %s "$hs/haul.tar.zst") / 1048576))"
 	fi
+	# Go benchmarks under a CPU profile: where the build's and the installer's CPU goes
+	# (bundler.BenchmarkBuildCorpus: a warm build; pack.BenchmarkReadBundle: apply's reading,
+	# verifying and decompressing without the writes).
+	if [ "$PROFILE" = 1 ]; then
+		log "$C: CPU profiles (go test -bench -cpuprofile)"
+		mkdir -p "$W/prof"
+		(cd "$REPO" &&
+			SATCHEL_BENCH_SPEC=$W/$C.yaml SATCHEL_BENCH_LOCK=$W/$C.lock SATCHEL_BENCH_CACHE=$W/cache-$C \
+				SATCHEL_BENCH_KEY=$W/satchel.key SATCHEL_BENCH_MIRRORS="${FAST[*]/--mirror/}" \
+				go test -run '^$' -bench BuildCorpus -benchtime 1x -cpuprofile "$W/prof/$C-build.cpu" \
+				-o "$W/prof/bundler.test" ./bundler/ &&
+			SATCHEL_BENCH_BUNDLE=$W/$C-ref.satchel SATCHEL_BENCH_PUB=$W/satchel.pub \
+				go test -run '^$' -bench ReadBundle -benchtime 3x -cpuprofile "$W/prof/$C-read.cpu" \
+				-o "$W/prof/pack.test" ./pack/) >"$W/logs/$C-gobench.log" 2>&1 ||
+			{ tail -n 20 "$W/logs/$C-gobench.log" >&2; die "the Go benchmarks failed"; }
+		for k in build read; do
+			go tool pprof -top -nodecount 12 "$W/prof/$( [ $k = build ] && echo bundler || echo pack).test" "$W/prof/$C-$k.cpu" \
+				2>/dev/null | awk '/^ *flat/ {on = 1; next} on {printf "  %6s %6s  %s\n", $1, $2, $6}' >"$W/prof/$C-$k.top"
+		done
+		note "$C|gobench|$(grep -h '^Benchmark' "$W/logs/$C-gobench.log" | tr -s ' \t' ' ' | paste -sd ';')"
+	fi
 	# Sizes.
 	note "$C|archives MB|$(du -cm "${archives[@]}" /dev/null | tail -1 | cut -f1)"
 	note "$C|download MB|$(du -cm "$W/cache-$C"/sha256 "$W/cache-$C"/sha512 2>/dev/null | tail -1 | cut -f1)"
@@ -330,6 +355,13 @@ for C in "${CORPORA[@]}"; do
 		"$(awk -v a="$(med "$C|build cold +${LAT}ms" 2)" -v b="$(med "$C|build cold" 2)" 'BEGIN {printf "%.2f", a - b}')" \
 		"$(nt "$C" largest)" "$(med "$C|download +${LAT}ms" 2)" \
 		"$(nt "$C" 'slow fetch' | awk -v l="$LAT" '{printf "%.1f", $2 * l / 1000}')"
+	if [ -s "$W/prof/$C-build.top" ]; then
+		printf -- '- Go benchmarks: %s\n' "$(nt "$C" gobench)"
+		printf 'CPU profile of a warm build (bundler.BenchmarkBuildCorpus), top functions, flat:\n'
+		cat "$W/prof/$C-build.top"
+		printf "CPU profile of apply's reading (pack.BenchmarkReadBundle), top functions, flat:\n"
+		cat "$W/prof/$C-read.top"
+	fi
 done
 printf '\nbundles byte-identical: every cold, delayed-cold, warm (GOMAXPROCS=%s) and serial (GOMAXPROCS=1) build\n' "$NPROC"
 command -v hauler >/dev/null || printf 'Hauler: not on PATH, not measured (go install github.com/hauler-dev/hauler/cmd/hauler@VERSION, or see BENCHMARKS.md)\n'
