@@ -39,6 +39,7 @@
 #                      comes from $SATCHEL_E2E_CACHE/e2e-mirror like the e2e run's)
 #   BENCH_RUNS         rounds (default 3; quick: 1)
 #   BENCH_LARGE=1      also the large corpus (about 5 GB of disk and several minutes)
+#   BENCH_LARGE_RUNS   rounds on the large corpus (default 1: a round takes minutes)
 #   BENCH_LARGE_COPIES copies of each real binary in the large kata tree (default 3)
 #   BENCH_LATENCY_MS   latency of the delayed mirror (default 100)
 #   BENCH_PROFILE=0|1  run the Go benchmarks under a CPU profile and print the top
@@ -210,8 +211,8 @@ for C in "${CORPORA[@]}"; do
 	RAW=$W/raw-$C
 	rm -rf "$RAW" && mkdir -p "$RAW/bundle" "$RAW/files"
 	tar -xf "$W/$C-ref.satchel" -C "$RAW/bundle"
-	for b in "$RAW"/bundle/blobs/sha256/*; do
-		[ "$(head -c4 "$b" | od -An -tx1 | tr -d ' ')" = 28b52ffd ] && zstd -q -dc "$b" >"$RAW/files/${b##*/}"
+	for b in "$RAW"/bundle/blobs/sha256/*; do # an OCI blob (not zstd) is not a file
+		zstd -q -dc "$b" >"$RAW/files/${b##*/}" 2>/dev/null || rm -f "$RAW/files/${b##*/}"
 	done
 	archives=() decomp=()
 	while IFS= read -r f; do
@@ -227,8 +228,11 @@ for C in "${CORPORA[@]}"; do
 	largest=$(awk '/^    url: /{print $2}' "$W/$C.lock" | sed 's|^https://||' |
 		while read -r p; do printf '%s %s\n' "$(stat -c %s "$mdir/$p")" "$p"; done | sort -n | tail -1 | cut -d' ' -f2)
 
-	for i in $(seq 1 "$RUNS"); do
-		log "$C: round $i of $RUNS"
+	rounds=$RUNS
+	[ "$C" = large ] && rounds=${BENCH_LARGE_RUNS:-1}
+	echo "$rounds" >"$W/rounds-$C"
+	for i in $(seq 1 "$rounds"); do
+		log "$C: round $i of $rounds"
 		rm -rf "$W/cold-cache"
 		stats "$base" 1 >/dev/null
 		bcmd "$SATCHEL_BUNDLE" "$W/cold-cache" "$W/$C-cold.satchel" "${FAST[@]}" && timed "$C|build cold" "${CMD[@]}"
@@ -253,7 +257,7 @@ for C in "${CORPORA[@]}"; do
 		timed "$C|raw: decompress -P $NPROC" sh -c 'xargs -0 -n2 -P '"$NPROC"' sh -c "\$0 -dc \"\$1\" >/dev/null" <"$1"' _ "$RAW/decompress.list"
 		timed "$C|raw: sha256sum -P $NPROC" sh -c 'cd "$1" && ls | xargs -P '"$NPROC"' -n8 sha256sum >/dev/null' _ "$RAW/files"
 		timed "$C|raw: zstd -3 -T0" sh -c 'cd "$1" && cat * | zstd -3 -T0 -q -c >/dev/null' _ "$RAW/files"
-		timed "$C|raw: install 1 core" sh -c 'cd "$1" && ls | xargs sha256sum >/dev/null && for b in *; do zstd -q -dc "$b" >/dev/null 2>&1 || true; done' _ "$RAW/bundle/blobs/sha256"
+		timed "$C|raw: install 1 core" sh -c 'cd "$1" && ls | xargs sha256sum >/dev/null && ls | xargs zstd -q -dc >/dev/null' _ "$RAW/bundle/blobs/sha256"
 		for b in cold slow warm serial; do
 			cmp -s "$W/$C-ref.satchel" "$W/$C-$b.satchel" || die "$C-$b.satchel differs from $C-ref.satchel: the build is not reproducible"
 		done
@@ -313,10 +317,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 sum() { awk '{s += $1} END {printf "%.2f", s}'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-printf '\nsatchel bench, %s: %s, %s cores (%s), %s; %s round(s), medians\n' "$(date -u +%FT%RZ)" "$(uname -m)" "$NPROC" "$cpu" "$mem" "$RUNS"
+printf '\nsatchel bench, %s: %s, %s cores (%s), %s; medians of the rounds\n' "$(date -u +%FT%RZ)" "$(uname -m)" "$NPROC" "$cpu" "$mem"
 printf 'load average: %s at the start, %s at the end\n' "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)"
 for C in "${CORPORA[@]}"; do
-	printf '\ncorpus %s: %s MB downloaded (%s MB in archives), %s files stored (%s MB), bundle %s MB\n' "$C" \
+	printf '\ncorpus %s (%s round(s)): %s MB downloaded (%s MB in archives), %s files stored (%s MB), bundle %s MB\n' "$C" "$(cat "$W/rounds-$C")" \
 		"$(nt "$C" 'download MB')" "$(nt "$C" 'archives MB')" "$(nt "$C" files)" "$(nt "$C" 'files MB')" "$(nt "$C" 'bundle MB')"
 	[ "$C" != large ] || printf 'large kata tree: %s\n' "$(nt "$C" 'kata tree')"
 	printf '| %-28s | %8s | %8s | %11s | %7s |\n' step seconds 'min s' 'peak RSS MB' 'CPU s'
