@@ -39,6 +39,9 @@
 #                      comes from $SATCHEL_E2E_CACHE/e2e-mirror like the e2e run's)
 #   BENCH_RUNS         rounds (default 3; quick: 1)
 #   BENCH_LARGE=1      also the large corpus (about 5 GB of disk and several minutes)
+#   BENCH_CORPORA      the corpora to measure, e.g. "large" (default: see above)
+#   BENCH_APPEND=1     add to the results of an earlier run instead of starting afresh;
+#                      the table then covers every corpus measured
 #   BENCH_LARGE_RUNS   rounds on the large corpus (default 1: a round takes minutes)
 #   BENCH_LARGE_COPIES copies of each real binary in the large kata tree (default 3)
 #   BENCH_LATENCY_MS   latency of the delayed mirror (default 100)
@@ -110,18 +113,25 @@ else
 		spec large .
 	fi
 fi
+if [ -n "${BENCH_CORPORA:-}" ]; then
+	read -ra CORPORA <<<"$BENCH_CORPORA"
+	for C in "${CORPORA[@]}"; do spec "$C" .; done
+fi
 
 # The large corpus's mirror: the small one (hard links), its kata archive replaced.
 KATA=github.com/kata-containers/kata-containers/releases/download/3.1.3/kata-static-3.1.3-x86_64.tar.xz
 make_large() {
 	local key tree=$W/large/tree out=$W/large/kata.tar.xz
-	key=$( (ls -l "$SATCHEL_E2E_BIN"; echo "copies $COPIES"; go version) | sha256sum | cut -c1-16)
+	key=$( (ls -l "$SATCHEL_E2E_BIN"; echo "copies $COPIES, static only"; go version) | sha256sum | cut -c1-16)
 	if [ ! -s "$out" ] || [ "$(cat "$W/large/key" 2>/dev/null)" != "$key" ]; then
 		log "making the large kata archive (once)"
 		rm -rf "$W/large" && mkdir -p "$tree"
 		tar -xJf "$W/mirror/$KATA" -C "$tree"
 		local b c n=0
 		for b in "$SATCHEL_E2E_BIN"/*; do
+			# Static ones only: kata's binaries are static, and preflight refuses a
+			# dynamic one for a target without glibc (an empty --root).
+			file -b "$b" | grep -q 'statically linked' || continue
 			for c in $(seq 1 "$COPIES"); do
 				{ cat "$b"; printf 'satchel bench copy %d of %s\n' "$c" "${b##*/}"; } >"$tree/opt/kata/bin/${b##*/}-$c"
 				chmod 755 "$tree/opt/kata/bin/${b##*/}-$c"
@@ -165,7 +175,7 @@ export SATCHEL_PASSWORD=satchel-bench SOURCE_DATE_EPOCH=1764201600
 
 # timed NAME CMD...: run CMD under /usr/bin/time -v; append "NAME wall-s maxrss-KB cpu-s".
 RESULTS=$W/results.tsv
-: >"$RESULTS"
+[ "${BENCH_APPEND:-}" = 1 ] || : >"$RESULTS"
 timed() {
 	local name=$1
 	shift
@@ -178,7 +188,7 @@ timed() {
 		END {printf "%s\t%.2f\t%s\t%.2f\n", n, w, m, u + s}' "$W/time.out" >>"$RESULTS"
 }
 NOTES=$W/notes.txt
-: >"$NOTES"
+[ "${BENCH_APPEND:-}" = 1 ] || : >"$NOTES"
 note() { printf '%s\n' "$*" >>"$NOTES"; }
 
 for C in "${CORPORA[@]}"; do
@@ -319,7 +329,8 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 printf '\nsatchel bench, %s: %s, %s cores (%s), %s; medians of the rounds\n' "$(date -u +%FT%RZ)" "$(uname -m)" "$NPROC" "$cpu" "$mem"
 printf 'load average: %s at the start, %s at the end\n' "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)"
-for C in "${CORPORA[@]}"; do
+mapfile -t REPORTED < <(cut -f1 "$RESULTS" | cut -d'|' -f1 | awk '!seen[$0]++')
+for C in "${REPORTED[@]}"; do
 	printf '\ncorpus %s (%s round(s)): %s MB downloaded (%s MB in archives), %s files stored (%s MB), bundle %s MB\n' "$C" "$(cat "$W/rounds-$C")" \
 		"$(nt "$C" 'download MB')" "$(nt "$C" 'archives MB')" "$(nt "$C" files)" "$(nt "$C" 'files MB')" "$(nt "$C" 'bundle MB')"
 	[ "$C" != large ] || printf 'large kata tree: %s\n' "$(nt "$C" 'kata tree')"
