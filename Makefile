@@ -11,6 +11,9 @@
 #                   satchel-bundle push into a real registry nodes pull from (root)
 #   make e2e-vm     the same in a disconnected systemd VM under qemu
 #   make e2e-fleet  Ansible rolls a bundle out over SSH to three hosts (root)
+#   make bench      build/verify/apply next to the raw pipelines on real binaries, one
+#                   table (test/bench/bench.sh; BENCH_LARGE=1 adds the ~2 GB corpus);
+#                   make bench-quick proves it works in well under a minute (part of make test)
 
 GO       ?= go
 # A tagged build is its tag (v0.3.0, v0.3.0-12-gabc1234); an untagged one is
@@ -22,7 +25,7 @@ LDFLAGS  := -s -w -buildid= -X $(PKG)/internal/version.Version=$(VERSION)
 # Static, reproducible: no cgo, no paths, no build ids, no VCS stamps.
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags "$(LDFLAGS)"
 
-.PHONY: all build check lint test unit vet hardening e2e e2e-push e2e-fleet e2e-vm demo clean
+.PHONY: all build check lint test unit vet hardening e2e e2e-push e2e-fleet e2e-vm bench bench-quick demo clean
 
 all: build
 
@@ -66,7 +69,7 @@ hardening:
 	@$(TIMED) hardening env GO=$(GO) bash test/hardening.sh
 
 # The whole suite: what CI runs (.ci/run) and what README.md shows.
-test: vet lint unit hardening e2e e2e-fleet e2e-vm
+test: vet lint unit hardening e2e bench-quick e2e-fleet e2e-vm
 
 demo: build
 	$(GO) run ./internal/demo/cmd -bin bin -dir demo
@@ -83,6 +86,14 @@ e2e-vm: build
 
 e2e-fleet: build
 	@$(TIMED) e2e-fleet bash test/e2e/fleet.sh
+
+# A measurement, not a test (BENCHMARKS.md holds the latest table); quick mode only
+# proves the benchmark runs.
+bench: build
+	bash test/bench/bench.sh
+
+bench-quick: build
+	@$(TIMED) bench-quick bash test/bench/bench.sh --quick
 
 clean:
 	rm -rf bin demo demo-root

@@ -60,6 +60,9 @@ type fixture struct {
 	// gives a component's upstream URL (default example.invalid/<name>).
 	platform string
 	urls     map[string]string
+	// tamper, if set, changes the index before it is signed (a bundle
+	// signed broken).
+	tamper func(ix *manifest.Index)
 }
 
 // script is a stand-in tool: a shell script that prints a bash completion
@@ -192,6 +195,9 @@ func (fx fixture) build(t testing.TB, dir string, key *testKey) (string, *manife
 			addBlob(b)
 		}
 		ix.Images = append(ix.Images, img)
+	}
+	if fx.tamper != nil {
+		fx.tamper(ix)
 	}
 	js, err := ix.Encode()
 	if err != nil {

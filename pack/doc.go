@@ -53,8 +53,12 @@
 // With VerifyOptions.Deep it also checks every blob's sha256 and every
 // file's content. OpenBlob hashes a blob's stored bytes before it returns a
 // reader, so no unverified byte reaches the zstd decoder; OpenFile checks
-// the decoded content's digest and size at EOF. Verification failures are
-// manifest.VerificationError (exit code 3) with a hint.
+// the decoded content's digest and size at EOF. For a file of 1 MiB or more
+// the blob is read and decompressed ahead on a second goroutine, at most four
+// 256 KiB chunks ahead (ahead.go), while the caller's goroutine hashes and
+// consumes the content: two cores, flat memory, the same bytes and checks.
+// Verification failures are manifest.VerificationError (exit code 3) with a
+// hint.
 //
 // # Media
 //

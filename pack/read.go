@@ -327,7 +327,16 @@ func (b *Bundle) OpenFile(f manifest.File) (io.ReadCloser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		return &decodedFile{contextReader{r: verify.NewVerifyingReader(&zstdErrors{dec}, f.Digest, f.Size), what: what}, dec}, nil
+		var src io.Reader = &zstdErrors{dec}
+		var ahead *aheadReader
+		if readAhead && f.Size >= aheadMin {
+			// Decompression runs ahead on its own goroutine; the content's
+			// digest is checked below, on the reader's (see ahead.go). One
+			// byte past the size is enough to see an overrun.
+			ahead = newAheadReader(io.LimitReader(src, f.Size+1))
+			src = ahead
+		}
+		return &decodedFile{contextReader{r: verify.NewVerifyingReader(src, f.Digest, f.Size), what: what}, dec, ahead}, nil
 	default:
 		return nil, b.damaged("blob %s: unknown encoding %q", f.Blob, loc.encoding)
 	}
@@ -361,7 +370,8 @@ func (z *zstdErrors) Read(p []byte) (int, error) {
 
 type decodedFile struct {
 	contextReader
-	dec *zstd.Decoder // nil once closed: the decoder went back to the pool
+	dec   *zstd.Decoder // nil once closed: the decoder went back to the pool
+	ahead *aheadReader  // the read-ahead feeding the reader, if any
 }
 
 func (d *decodedFile) Read(p []byte) (int, error) {
@@ -373,6 +383,9 @@ func (d *decodedFile) Read(p []byte) (int, error) {
 
 func (d *decodedFile) Close() error {
 	if d.dec != nil {
+		if d.ahead != nil {
+			d.ahead.Close() // the decoder is idle once its producer stopped
+		}
 		putDecoder(d.dec)
 		d.dec = nil
 	}
