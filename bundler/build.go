@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/fetch"
 	"github.com/satchel-dev/satchel/internal/version"
 	"github.com/satchel-dev/satchel/manifest"
@@ -324,7 +325,7 @@ func duplicatePath(files []manifest.File) string {
 
 // matchRule finds the catalog rule selecting an archive entry and the
 // entry's target path.
-func matchRule(rules []profiles.FileRule, name string) (int, string, bool) {
+func matchRule(rules []component.FileRule, name string) (int, string, bool) {
 	for i, r := range rules {
 		if target, ok := r.Match(name); ok {
 			return i, target, true

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/fetch"
 	"github.com/satchel-dev/satchel/internal/fault"
 	"github.com/satchel-dev/satchel/internal/mirrorgen"
@@ -286,7 +287,7 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 		c, _ := ix.Component(tool)
 		var blob manifest.Digest
 		for _, a := range c.Artifacts {
-			i := slices.IndexFunc(a.Files, func(f manifest.File) bool { return f.Path == profiles.CompletionDir+"/"+tool })
+			i := slices.IndexFunc(a.Files, func(f manifest.File) bool { return f.Path == component.CompletionDir+"/"+tool })
 			if i < 0 {
 				t.Errorf("%s %s: no bash completion", tool, a.Platform)
 				continue
@@ -311,7 +312,7 @@ func TestBuildRealBundleTwoPlatforms(t *testing.T) {
 	checkAttestations(t, b, ix, e.pub, o)
 	nc, _ := ix.Component("nerdctl")
 	for _, f := range nc.Artifacts[len(nc.Artifacts)-1].Files {
-		if f.Path != profiles.CompletionDir+"/nerdctl" {
+		if f.Path != component.CompletionDir+"/nerdctl" {
 			continue
 		}
 		rc, err := b.OpenFile(f)

@@ -17,9 +17,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
-	"github.com/satchel-dev/satchel/profiles"
 )
 
 // completionTimeout bounds one run of a tool for its completion (a variable
@@ -42,7 +42,7 @@ func BuilderPlatform() string { return runtime.GOOS + "/" + runtime.GOARCH }
 func completionNoteID(tool string) string { return path.Base(tool) + "-bash-completion-skipped" }
 
 // addCompletions generates the bash completions of a component's tools
-// (profiles.Completions) and adds each as a file to every artifact of comp
+// (component.CompletionsOf) and adds each as a file to every artifact of comp
 // that carries the tool: the completion of one version is the same text on
 // every platform, so it is generated once and every platform gets the same
 // blob. The tool is run from its unpacked, digest-checked file for a
@@ -53,7 +53,7 @@ func completionNoteID(tool string) string { return path.Base(tool) + "-bash-comp
 // missing. Only a failure of the builder itself (blob store, context) is an
 // error.
 func addCompletions(ctx context.Context, comp *manifest.Component, store *pack.BlobStore, addBlob func(manifest.Blob)) (warnings []string, notes []manifest.Note, err error) {
-	for _, c := range profiles.Completions(comp.Name) {
+	for _, c := range component.CompletionsOf(comp.Name) {
 		var carriers []int // artifacts carrying the tool, the builder's platform first
 		for i, a := range comp.Artifacts {
 			if slices.ContainsFunc(a.Files, func(f manifest.File) bool { return f.Path == c.Tool }) {
@@ -137,7 +137,7 @@ func (e storeError) Unwrap() error { return e.error }
 // directory, stdin /dev/null, its own process group (killed on timeout or
 // when the builder dies), as nobody when the builder is root. It returns
 // what the tool printed on stdout.
-func runCompletion(ctx context.Context, store *pack.BlobStore, tool manifest.File, c profiles.Completion) ([]byte, error) {
+func runCompletion(ctx context.Context, store *pack.BlobStore, tool manifest.File, c component.Completion) ([]byte, error) {
 	tmp, err := os.MkdirTemp("", "satchel-completion-")
 	if err != nil {
 		return nil, storeError{err}

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/internal/testenv"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
-	"github.com/satchel-dev/satchel/profiles"
 )
 
 // otherPlatform is a platform of the catalog that is not the builder's.
@@ -30,13 +30,13 @@ func otherPlatform() string {
 // toolComponent stores one tool program per platform as the file the
 // catalog's completion rule for component names, and returns the component
 // as unpacking would have left it.
-func toolComponent(t *testing.T, store *pack.BlobStore, blobs map[manifest.Digest]manifest.Blob, component string, programs map[string]string) *manifest.Component {
+func toolComponent(t *testing.T, store *pack.BlobStore, blobs map[manifest.Digest]manifest.Blob, name string, programs map[string]string) *manifest.Component {
 	t.Helper()
-	cs := profiles.Completions(component)
+	cs := component.CompletionsOf(name)
 	if len(cs) != 1 {
-		t.Fatalf("%s: %d completion rules", component, len(cs))
+		t.Fatalf("%s: %d completion rules", name, len(cs))
 	}
-	comp := &manifest.Component{Name: component, Version: "1.0.0"}
+	comp := &manifest.Component{Name: name, Version: "1.0.0"}
 	for _, pl := range []string{"linux/amd64", "linux/arm64"} {
 		prog, ok := programs[pl]
 		if !ok {
@@ -96,7 +96,7 @@ func TestCompletionFromBuilderPlatformOnEveryArtifact(t *testing.T) {
 	if err != nil || len(warnings) != 0 || len(notes) != 0 {
 		t.Fatalf("err %v, warnings %q, notes %v", err, warnings, notes)
 	}
-	want := profiles.Completions("crictl")[0].Path
+	want := component.CompletionsOf("crictl")[0].Path
 	var first manifest.File
 	for i, a := range comp.Artifacts {
 		f, ok := completionFile(t, a, want)
@@ -133,7 +133,7 @@ func TestCompletionFallsBackToAnotherPlatform(t *testing.T) {
 	if err != nil || len(warnings) != 0 {
 		t.Fatalf("err %v, warnings %q", err, warnings)
 	}
-	f, ok := completionFile(t, comp.Artifacts[0], profiles.Completions("crictl")[0].Path)
+	f, ok := completionFile(t, comp.Artifacts[0], component.CompletionsOf("crictl")[0].Path)
 	if !ok || readStored(t, store, f) != "complete -W x crictl\n" {
 		t.Fatalf("fallback not used: %+v", comp.Artifacts[0].Files)
 	}
@@ -179,7 +179,7 @@ echo "uid=$(id -u)"
 	if _, _, err := addCompletions(context.Background(), comp, store, func(b manifest.Blob) { blobs[b.Digest] = b }); err != nil {
 		t.Fatal(err)
 	}
-	f, ok := completionFile(t, comp.Artifacts[0], profiles.Completions("nerdctl")[0].Path)
+	f, ok := completionFile(t, comp.Artifacts[0], component.CompletionsOf("nerdctl")[0].Path)
 	if !ok {
 		t.Fatal("no completion")
 	}
@@ -285,7 +285,7 @@ func TestCompletionOfRealTools(t *testing.T) {
 				if err != nil || len(warnings) != 0 {
 					t.Fatalf("err %v warnings %q", err, warnings)
 				}
-				f, ok := completionFile(t, comp.Artifacts[0], profiles.Completions(tool)[0].Path)
+				f, ok := completionFile(t, comp.Artifacts[0], component.CompletionsOf(tool)[0].Path)
 				if !ok {
 					t.Fatal("no completion")
 				}

@@ -26,7 +26,7 @@
 //
 // # Bash completions: generated at build time, on the builder
 //
-// nerdctl and crictl print their bash completion (profiles.Completions). The
+// nerdctl and crictl print their bash completion (component.CompletionsOf). The
 // installer never runs a bundle's programs, so the bundler runs them here:
 // the tool's file, unpacked from its digest-checked artifact and checked
 // against its own digest, is run for the builder's own platform
@@ -38,7 +38,7 @@
 // root. Its output is the same text for every platform of one version, so
 // it is stored once and shipped as an ordinary file of every platform's
 // artifact at /usr/local/share/bash-completion/completions/<tool>, where
-// bash-completion finds it (profiles.CompletionDir). If no binary of the
+// bash-completion finds it (component.CompletionDir). If no binary of the
 // tool runs on the builder (an arm64-only bundle built on amd64 without
 // qemu-user), the completion is skipped: a warning in Result.Warnings and an
 // info note in the index, which inspect and preflight show.

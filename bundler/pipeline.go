@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/fetch"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
@@ -210,7 +211,7 @@ func (p *pipeline) unpackArtifact(archivePath string, a profiles.ResolvedArtifac
 			return nil, err
 		}
 	}
-	if kind != profiles.ArchiveBinary { // a plain binary is not decompressed: no slot
+	if kind != component.ArchiveBinary { // a plain binary is not decompressed: no slot
 		st, err := in.Stat()
 		if err != nil {
 			return nil, err
@@ -284,7 +285,7 @@ func (p *pipeline) unpackArtifact(archivePath string, a profiles.ResolvedArtifac
 			return fmt.Errorf("%s: %w", e.Name, err)
 		}
 		var j *fileJob
-		if kind == profiles.ArchiveBinary {
+		if kind == component.ArchiveBinary {
 			// The cached artifact is the file: the workers read it in place.
 			j, err = p.queue(&fileJob{spool: archivePath, keep: true, done: &done})
 		} else {
@@ -301,7 +302,7 @@ func (p *pipeline) unpackArtifact(archivePath string, a profiles.ResolvedArtifac
 		files = append(files, manifest.File{Path: target, Mode: mode, Source: e.Name})
 		return nil
 	}
-	if kind == profiles.ArchiveBinary {
+	if kind == component.ArchiveBinary {
 		err = pack.WalkBinary(in, path.Base(a.URL), walk)
 	} else {
 		err = pack.WalkArchive(in, kind, walk)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/pack"
 	"github.com/satchel-dev/satchel/profiles"
@@ -60,8 +61,8 @@ func TestUnpackArtifactTree(t *testing.T) {
 	}
 	a := profiles.ResolvedArtifact{
 		URL: "https://example/kata-static-3.1.3-x86_64.tar.gz", Archive: "tar.gz",
-		Files: []profiles.FileRule{{Source: "opt/kata/**", Target: "/opt/kata"}},
-		Links: []profiles.Link{{Path: "/usr/local/bin/kata-runtime", Target: "/opt/kata/bin/kata-runtime"}},
+		Files: []component.FileRule{{Source: "opt/kata/**", Target: "/opt/kata"}},
+		Links: []component.Link{{Path: "/usr/local/bin/kata-runtime", Target: "/opt/kata/bin/kata-runtime"}},
 	}
 	p, err := newPipeline(context.Background(), store, filepath.Join(dir, "spool"), 2)
 	if err != nil {
@@ -98,7 +99,7 @@ func TestUnpackArtifactTree(t *testing.T) {
 	}
 
 	// A rule whose file is absent is an error naming it.
-	a.Files = append(a.Files, profiles.FileRule{Source: "bin/missing", Target: "/usr/local/bin/missing"})
+	a.Files = append(a.Files, component.FileRule{Source: "bin/missing", Target: "/usr/local/bin/missing"})
 	p, _ = newPipeline(context.Background(), store, filepath.Join(dir, "spool"), 2)
 	defer p.close()
 	if _, err := p.unpackArtifact(arch, a); err == nil || !strings.Contains(err.Error(), "bin/missing") {
@@ -126,7 +127,7 @@ func TestUnpackNormalizesModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := profiles.ResolvedArtifact{URL: "https://example/a.tar.gz", Archive: "tar.gz",
-		Files: []profiles.FileRule{{Source: "bin/**", Target: "/usr/local/bin"}}}
+		Files: []component.FileRule{{Source: "bin/**", Target: "/usr/local/bin"}}}
 	p, err := newPipeline(context.Background(), store, filepath.Join(dir, "spool"), 2)
 	if err != nil {
 		t.Fatal(err)

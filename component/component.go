@@ -182,6 +182,14 @@ func Lookup(name string) (*Descriptor, bool) {
 	return registry[i], true
 }
 
+// CompletionsOf lists the bash completions a component's tools print.
+func CompletionsOf(name string) []Completion {
+	if d, ok := Lookup(name); ok {
+		return d.Completions
+	}
+	return nil
+}
+
 // Known reports whether name is a known component.
 func Known(name string) bool { _, ok := Lookup(name); return ok }
 

@@ -338,7 +338,7 @@ func TestModernProfile(t *testing.T) {
 		if a.URL != tt.url {
 			t.Errorf("%s %s: %s, want %s", tt.name, tt.platform, a.URL, tt.url)
 		}
-		if tt.name == "kata" && a.Archive != ArchiveTarZst {
+		if tt.name == "kata" && a.Archive != component.ArchiveTarZst {
 			t.Errorf("kata 3.32.0 archive %s, want tar.zst", a.Archive)
 		}
 		if tt.name != "docker" && a.DigestSource != manifest.DigestFromProfile {
@@ -690,18 +690,18 @@ func TestInitSpec(t *testing.T) {
 
 func TestFileRuleMatch(t *testing.T) {
 	tests := []struct {
-		rule FileRule
+		rule component.FileRule
 		name string
 		want string
 	}{
-		{FileRule{Source: "bin/**", Target: "/usr/local/bin"}, "bin/ctr", "/usr/local/bin/ctr"},
-		{FileRule{Source: "bin/**", Target: "/usr/local/bin"}, "./bin/containerd", "/usr/local/bin/containerd"},
-		{FileRule{Source: "opt/kata/**", Target: "/opt/kata"}, "./opt/kata/share/defaults/kata-containers/configuration.toml", "/opt/kata/share/defaults/kata-containers/configuration.toml"},
-		{FileRule{Source: "opt/kata/**", Target: "/opt/kata"}, "./opt/kata/", "/opt/kata"},
-		{FileRule{Source: "opt/kata/**", Target: "/opt/kata"}, "./opt/katalog", ""},
-		{FileRule{Source: "opt/kata/**", Target: "/opt/kata"}, "./", ""},
-		{FileRule{Source: "docker/dockerd", Target: "/usr/local/bin/dockerd"}, "docker/dockerd", "/usr/local/bin/dockerd"},
-		{FileRule{Source: "docker/dockerd", Target: "/usr/local/bin/dockerd"}, "docker/docker", ""},
+		{component.FileRule{Source: "bin/**", Target: "/usr/local/bin"}, "bin/ctr", "/usr/local/bin/ctr"},
+		{component.FileRule{Source: "bin/**", Target: "/usr/local/bin"}, "./bin/containerd", "/usr/local/bin/containerd"},
+		{component.FileRule{Source: "opt/kata/**", Target: "/opt/kata"}, "./opt/kata/share/defaults/kata-containers/configuration.toml", "/opt/kata/share/defaults/kata-containers/configuration.toml"},
+		{component.FileRule{Source: "opt/kata/**", Target: "/opt/kata"}, "./opt/kata/", "/opt/kata"},
+		{component.FileRule{Source: "opt/kata/**", Target: "/opt/kata"}, "./opt/katalog", ""},
+		{component.FileRule{Source: "opt/kata/**", Target: "/opt/kata"}, "./", ""},
+		{component.FileRule{Source: "docker/dockerd", Target: "/usr/local/bin/dockerd"}, "docker/dockerd", "/usr/local/bin/dockerd"},
+		{component.FileRule{Source: "docker/dockerd", Target: "/usr/local/bin/dockerd"}, "docker/docker", ""},
 	}
 	for _, tt := range tests {
 		got, ok := tt.rule.Match(tt.name)

@@ -47,12 +47,12 @@ type ResolvedArtifact struct {
 	URL     string `json:"url"`
 	// Digest is empty when neither the spec nor the profile pins the
 	// artifact; lock then takes it from Checksum or from the download.
-	Digest       manifest.Digest `json:"digest,omitempty"`
-	DigestSource string          `json:"digestSource,omitempty"` // manifest.DigestFromSpec or DigestFromProfile
-	Checksum     ChecksumRef     `json:"checksum"`
-	Archive      string          `json:"archive"`
-	Files        []FileRule      `json:"files"`
-	Links        []Link          `json:"links,omitempty"`
+	Digest       manifest.Digest       `json:"digest,omitempty"`
+	DigestSource string                `json:"digestSource,omitempty"` // manifest.DigestFromSpec or DigestFromProfile
+	Checksum     component.ChecksumRef `json:"checksum"`
+	Archive      string                `json:"archive"`
+	Files        []component.FileRule  `json:"files"`
+	Links        []component.Link      `json:"links,omitempty"`
 }
 
 // Component returns the resolved component by name.

@@ -7,7 +7,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/satchel-dev/satchel/profiles"
+	"github.com/satchel-dev/satchel/component"
 )
 
 // ContentSource returns the bytes of one file of a component's artifact.
@@ -44,11 +44,11 @@ exit 1
 }
 
 // standInCompletion is the shell code that makes a stand-in answer the
-// completion command its real program answers (profiles.Completions) with a
+// completion command its real program answers (component.CompletionsOf) with a
 // small bash completion: the same text on every platform, as the real
 // programs print, so a build can generate it from any platform's stand-in.
-func standInCompletion(component, version, base string) string {
-	for _, c := range profiles.Completions(component) {
+func standInCompletion(comp, version, base string) string {
+	for _, c := range component.CompletionsOf(comp) {
 		if path.Base(c.Tool) != base {
 			continue
 		}
@@ -63,7 +63,7 @@ complete -F %s %s
 EOF
 exit 0
 fi
-`, strings.Join(c.Args, " "), component, version, fn, fn, base)
+`, strings.Join(c.Args, " "), comp, version, fn, fn, base)
 	}
 	return ""
 }

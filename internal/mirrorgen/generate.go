@@ -71,7 +71,7 @@ func Generate(dir string, r *profiles.Resolved, content ContentSource) (*Site, e
 	}
 	site := &Site{Dir: dir, SHA256: map[string]manifest.Digest{}}
 	type sumEntry struct{ name, hex string }
-	sums := map[profiles.ChecksumRef][]sumEntry{}
+	sums := map[component.ChecksumRef][]sumEntry{}
 	for _, c := range r.Components {
 		for _, a := range c.Artifacts {
 			if a.Digest != "" {
@@ -89,13 +89,13 @@ func Generate(dir string, r *profiles.Resolved, content ContentSource) (*Site, e
 				continue
 			}
 			h := manifest.DigestOf(manifest.SHA256, b)
-			if a.Checksum.Format == profiles.ChecksumSHA512 {
+			if a.Checksum.Format == component.ChecksumSHA512 {
 				h = manifest.DigestOf(manifest.SHA512, b)
 			}
 			sums[a.Checksum] = append(sums[a.Checksum], sumEntry{path.Base(a.URL), h.Hex()})
 		}
 	}
-	refs := make([]profiles.ChecksumRef, 0, len(sums))
+	refs := make([]component.ChecksumRef, 0, len(sums))
 	for ref := range sums {
 		refs = append(refs, ref)
 	}
@@ -105,13 +105,13 @@ func Generate(dir string, r *profiles.Resolved, content ContentSource) (*Site, e
 		sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
 		var body bytes.Buffer
 		switch ref.Format {
-		case profiles.ChecksumBareSHA256:
+		case component.ChecksumBareSHA256:
 			fmt.Fprintf(&body, "%s\n", entries[0].hex)
-		case profiles.ChecksumSHA256Sum, profiles.ChecksumSHA512, profiles.ChecksumSHA256Sums:
+		case component.ChecksumSHA256Sum, component.ChecksumSHA512, component.ChecksumSHA256Sums:
 			for _, e := range entries {
 				fmt.Fprintf(&body, "%s  %s\n", e.hex, e.name)
 			}
-		case profiles.ChecksumPGPSHA256Sum:
+		case component.ChecksumPGPSHA256Sum:
 			var lines bytes.Buffer
 			for _, e := range entries {
 				fmt.Fprintf(&lines, "%s  %s\n", e.hex, e.name)
@@ -185,7 +185,7 @@ func artifactBytes(c profiles.ResolvedComponent, a profiles.ResolvedArtifact, co
 		version = c.Version
 	}
 	get := func(file string) ([]byte, error) { return content(c.Name, version, a.Platform, file) }
-	if a.Archive == profiles.ArchiveBinary {
+	if a.Archive == component.ArchiveBinary {
 		return get(a.Name)
 	}
 	ms, err := layout(c.Name, version, a.Platform, get)
@@ -217,11 +217,11 @@ func compress(kind string, raw []byte) ([]byte, error) {
 	var w io.WriteCloser
 	var err error
 	switch kind {
-	case profiles.ArchiveTarGz, profiles.ArchiveTgz:
+	case component.ArchiveTarGz, component.ArchiveTgz:
 		w, err = gzip.NewWriterLevel(&out, gzip.BestCompression)
-	case profiles.ArchiveTarXz:
+	case component.ArchiveTarXz:
 		w, err = xz.NewWriter(&out)
-	case profiles.ArchiveTarZst:
+	case component.ArchiveTarZst:
 		w, err = zstd.NewWriter(&out, zstd.WithEncoderConcurrency(1))
 	default:
 		return nil, fmt.Errorf("archive kind %q is unknown here", kind)

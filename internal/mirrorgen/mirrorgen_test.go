@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
+	"github.com/satchel-dev/satchel/component"
 	"github.com/satchel-dev/satchel/manifest"
 	"github.com/satchel-dev/satchel/profiles"
 	"github.com/therootcompany/xz"
@@ -71,9 +72,9 @@ func digestFromChecksumFile(t *testing.T, format string, body []byte, asset stri
 	text := string(body)
 	alg := manifest.SHA256
 	switch format {
-	case profiles.ChecksumBareSHA256:
+	case component.ChecksumBareSHA256:
 		return manifest.Digest("sha256:" + strings.TrimSpace(text))
-	case profiles.ChecksumPGPSHA256Sum:
+	case component.ChecksumPGPSHA256Sum:
 		head, rest, ok := strings.Cut(text, "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n")
 		if !ok || head != "" {
 			t.Fatalf("runc.sha256sum is not clear-signed:\n%s", text)
@@ -82,7 +83,7 @@ func digestFromChecksumFile(t *testing.T, format string, body []byte, asset stri
 		if !ok || !strings.HasSuffix(rest, "-----END PGP SIGNATURE-----\n") {
 			t.Fatalf("runc.sha256sum has no signature block:\n%s", body)
 		}
-	case profiles.ChecksumSHA512:
+	case component.ChecksumSHA512:
 		alg = manifest.SHA512
 	}
 	for _, l := range strings.Split(text, "\n") {
@@ -105,11 +106,11 @@ func readArchive(t *testing.T, kind string, b []byte) []entry {
 	var r io.Reader
 	var err error
 	switch kind {
-	case profiles.ArchiveTarGz, profiles.ArchiveTgz:
+	case component.ArchiveTarGz, component.ArchiveTgz:
 		r, err = gzip.NewReader(bytes.NewReader(b))
-	case profiles.ArchiveTarXz:
+	case component.ArchiveTarXz:
 		r, err = xz.NewReader(bytes.NewReader(b), 0) // the decoder pack uses
-	case profiles.ArchiveTarZst:
+	case component.ArchiveTarZst:
 		var d *zstd.Decoder
 		d, err = zstd.NewReader(bytes.NewReader(b))
 		r = d
@@ -166,7 +167,7 @@ func TestGenerateServeFetch(t *testing.T) {
 					t.Errorf("%s: checksum file says %s, bytes are %s", a.URL, want, got)
 				}
 			}
-			if a.Archive == profiles.ArchiveBinary {
+			if a.Archive == component.ArchiveBinary {
 				if !bytes.Contains(b, []byte("satchel demo stand-in for "+c.Name+" "+c.Version)) {
 					t.Errorf("%s: not a labelled stand-in: %q", a.URL, b)
 				}
@@ -525,7 +526,7 @@ func TestGenerateKataZstd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var found bool
-	for _, e := range readArchive(t, profiles.ArchiveTarZst, b) {
+	for _, e := range readArchive(t, component.ArchiveTarZst, b) {
 		if e.hdr.Name == "./opt/kata/bin/qemu-system-aarch64" {
 			found = true
 		}
