@@ -4,7 +4,7 @@
 #
 #  1. realbins.sh: the real binaries (cached); sources.sh: an upstream-shaped mirror of
 #     them, Debian's docker-registry with two stand-in images, and two signed bundles
-#     built by satchel-bundle (main: containerd 2.4.2 + everything; c16: containerd 1.6.20)
+#     built by satchel-bundle (main: containerd 2.3.4 + everything; c16: containerd 1.6.20)
 #  2. main bundle: `satchel-install apply --root R --no-start` into a fresh tree, then the
 #     tree's containerd runs (lib.sh rr_start: pivot_root, as if R were /), dockerd from
 #     the tree with docker.service's command line in its own network namespace, and the
@@ -181,7 +181,7 @@ installed_check "$R" "$W/main.satchel" $B/containerd $B/ctr $B/containerd-shim-r
 staged=$(ls "$R/var/lib/satchel/images/" 2>/dev/null | tr '\n' ' ')
 check "images staged for first start (containerd was not running)" "staged.json" "$staged"
 
-say "main bundle: the tree's containerd 2.4.2 with the rendered config (+ test-only overrides)"
+say "main bundle: the tree's containerd 2.3.4 with the rendered config (+ test-only overrides)"
 cat >"$W/override.toml" <<'EOF'
 # TEST-ONLY (this host lacks CAP_SYS_RESOURCE); layered by lib.sh, never in the tree.
 version = 3

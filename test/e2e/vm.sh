@@ -3,7 +3,7 @@
 # real target shape. The guest (vmimage.sh: Debian bookworm, systemd, no network at all)
 # is given a Kylin Linux Advanced Server V10 /etc/os-release at boot and only three files
 # on its 9p share: the static satchel-install, the main bundle (sources.sh: real
-# containerd 2.4.2, runc, gVisor, Docker, nerdctl, crictl; kata as a stand-in) and the
+# containerd 2.3.4, runc, gVisor, Docker, nerdctl, crictl; kata as a stand-in) and the
 # public key. As the boot-time unit (satchel-run.service), the guest runs
 #   satchel-install preflight BUNDLE           (kata needs KVM: preflight must say why not)
 #   satchel-install apply BUNDLE --key PUB --components <all but kata>
@@ -201,7 +201,7 @@ fi
 step "checks"
 check "containerd.service and docker.service enabled" "enabled enabled" "$(systemctl is-enabled containerd.service docker.service 2>&1 | tr '\n' ' ')"
 check "containerd.service and docker.service active" "active active" "$(systemctl is-active containerd.service docker.service 2>&1 | tr '\n' ' ')"
-check "containerd version" "v2.4.2" "$(ctr version 2>&1 | sed -n '/Server/,$p' | grep Version)"
+check "containerd version" "$SATCHEL_E2E_CONTAINERD_VERSION" "$(ctr version 2>&1 | sed -n '/Server/,$p' | grep Version)"
 imgs=$(ctr -n k8s.io images ls 2>&1 | awk 'NR > 1 && $1 !~ /^sha256:/ {print $1, ($NF ~ /io.cri-containerd.pinned=pinned/ ? "pinned" : "NOT-pinned")}')
 check "nginx in containerd k8s.io, pinned" "docker.io/library/nginx:1.27.4 pinned" "$imgs"
 check "pause in containerd k8s.io, pinned" "registry.k8s.io/pause:3.10 pinned" "$imgs"
