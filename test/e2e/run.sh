@@ -157,7 +157,7 @@ tree_iptables() {
 	ext=$(dirname "$(ldd "$(readlink -f /usr/sbin/iptables)" | grep -o '/[^ ]*libxtables[^ ]*' | head -n1)")/xtables
 	[ -d "$ext" ] || return 1
 	mkdir -p "$t$ext" && cp -a "$ext/." "$t$ext/"
-	for l in $(ldd "$ext"/*.so 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+	for l in $(ldd "$ext"/*.so 2>/dev/null | grep -v ":$" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
 		[ -e "$t$l" ] || { mkdir -p "$t$(dirname "$l")" && cp -L "$l" "$t$l"; }
 	done
 }
