@@ -132,6 +132,9 @@ prepare_tree() {
 	cp /etc/hosts /etc/resolv.conf "$1/etc/"
 	cp "$SATCHEL_E2E_BUSYBOX" "$1/bin/busybox"
 	ln -sf busybox "$1/bin/sh"
+	# nerdctl's OCI hook holds published ports with `sleep infinity` (pkg/ocihook/ocihook.go
+	# L482 @v2.2.2): coreutils on a real host.
+	ln -sf busybox "$1/bin/sleep"
 }
 
 # tree_iptables DIR: the host's iptables in the tree, as a real host has it from its
@@ -154,7 +157,10 @@ tree_iptables() {
 			[ -e "$t$l" ] || { mkdir -p "$t$(dirname "$l")" && cp -L "$l" "$t$l"; }
 		done
 	done
+	# The extensions (libxt_addrtype.so, ...) load from the directory compiled in,
+	# /usr/lib/<triplet>/xtables (ldd may name libxtables under /lib on a merged-/usr host).
 	ext=$(dirname "$(ldd "$(readlink -f /usr/sbin/iptables)" | grep -o '/[^ ]*libxtables[^ ]*' | head -n1)")/xtables
+	ext=/usr${ext#/usr}
 	[ -d "$ext" ] || return 1
 	mkdir -p "$t$ext" && cp -a "$ext/." "$t$ext/"
 	for l in $(ldd "$ext"/*.so 2>/dev/null | grep -v ":$" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
@@ -376,7 +382,7 @@ cri_pod_net() {
 		crictl start \$C >/dev/null
 		echo \$POD" 2>&1 | tail -n 1)
 	ip=$(inr "$tree" 30 crictl inspectp "$pod" 2>/dev/null | grep -o '"ip": "[0-9.]*"' | head -n 1 | grep -o '[0-9.]*[0-9]')
-	check "CRI pod with a pod network under $rt: an address from the default network (10.88.0.0/16)" "10.88." "${ip:-no address: $pod}"
+	check "CRI pod with a pod network under $rt: an address from the default network (10.88.0.0/16)" "address 10.88." "${ip:+address $ip}${ip:-no address: $pod}"
 	if [ -n "$ip" ]; then
 		page=$(fetch "http://$ip:80/")
 		check "CRI pod under $rt: the host fetches the page from $ip:80 ($((SECONDS - t0)) s)" "satchel e2e stand-in" "$page"
