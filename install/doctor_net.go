@@ -110,7 +110,7 @@ func (in *Installer) networkCheck(ctx context.Context, rt, nerdctl, image string
 	args = append(args, nerdctlRuntimeArgs(rt, bundledRunc)...)
 	args = append(args, image)
 	out, err := in.o.runner.Run(ctx, runner.Cmd{Path: nerdctl, Args: args, Timeout: 3 * time.Minute})
-	defer in.o.runner.Run(context.WithoutCancel(ctx), runner.Cmd{Path: nerdctl, Args: append(slices.Clone(base), "rm", "-f", id), Timeout: time.Minute})
+	defer in.removeContainer(context.WithoutCancel(ctx), nerdctl, base, id)
 	if err != nil {
 		msg := err.Error()
 		if len(out) > 0 {
@@ -134,6 +134,17 @@ func (in *Installer) networkCheck(ctx context.Context, rt, nerdctl, image string
 		c.Remedy = LayerForwarding + ": net.ipv4.ip_forward = 0: the host reaches the container, but containers cannot reach beyond the host; sysctl -w net.ipv4.ip_forward=1"
 	}
 	return c
+}
+
+// removeContainer stops the container, then removes it, so that nerdctl's
+// postStop hook removes its port mappings. A plain `rm -f` of a running
+// runsc container can fail under the runc shim: runsc's "sandbox is not
+// running" after the kill is not an error containerd's runc shim
+// recognises (cmd/containerd-shim-runc-v2/process/utils.go checkKillError
+// @v2.3.4), and nerdctl then keeps the container and its rules.
+func (in *Installer) removeContainer(ctx context.Context, nerdctl string, base []string, id string) {
+	in.o.runner.Run(ctx, runner.Cmd{Path: nerdctl, Args: append(slices.Clone(base), "stop", "-t", "2", id), Timeout: time.Minute})
+	in.o.runner.Run(ctx, runner.Cmd{Path: nerdctl, Args: append(slices.Clone(base), "rm", "-f", id), Timeout: time.Minute})
 }
 
 // nerdctlRuntimeArgs selects the runtime for `nerdctl run`. nerdctl takes

@@ -39,6 +39,7 @@ type fakeNerdctl struct {
 	// nothing (the port never answers).
 	runErr string
 	serve  bool
+	stops  int
 }
 
 func (f *fakeNerdctl) handle(c runner.Cmd, _ []byte) ([]byte, error) {
@@ -82,6 +83,9 @@ func (f *fakeNerdctl) handle(c runner.Cmd, _ []byte) ([]byte, error) {
 			}()
 		}
 		return []byte("0123456789abcdef\n"), nil
+	case slices.Contains(c.Args, "stop"):
+		f.stops++
+		return nil, nil
 	case slices.Contains(c.Args, "rm"):
 		name := c.Args[len(c.Args)-1]
 		if l, ok := f.listeners[name]; ok {
@@ -176,6 +180,9 @@ func TestDoctorNetwork(t *testing.T) {
 		!strings.Contains(nd.runs[1], "--runtime /usr/local/bin/runsc docker.io/library/nginx:1.27.4") ||
 		!strings.Contains(nd.runs[0], " -n default run -d ") {
 		t.Errorf("runs:\n%s", strings.Join(nd.runs, "\n"))
+	}
+	if nd.stops != 2 {
+		t.Errorf("%d containers stopped before removal, want 2", nd.stops)
 	}
 }
 
