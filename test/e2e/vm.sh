@@ -265,8 +265,9 @@ for rt in runc runsc; do
 	attempt "nerdctl run -d -p $port:80 ($rt)" 180 "nerdctl rm -f e2e-net-$rt-$BOOT" \
 		"nerdctl run -d --name e2e-net-$rt-$BOOT --runtime $rt -p $port:80 $IMG" >/dev/null
 	check "nerdctl run -d --runtime $rt -p $port:80 (no -n, no pull): the page on 127.0.0.1:$port" "satchel e2e stand-in" "$(page_at $port)"
-	nerdctl rm -f e2e-net-$rt-$BOOT >/dev/null 2>&1
-	check "nerdctl rm -f ($rt): no veth left" "0" "$(ip -o link show type veth 2>/dev/null | wc -l)"
+	# A running runsc container may need a second rm -f (docs/networking.md).
+	nerdctl rm -f e2e-net-$rt-$BOOT >/dev/null 2>&1 || { res INFO "nerdctl rm -f ($rt) failed once; again"; nerdctl rm -f e2e-net-$rt-$BOOT >/dev/null 2>&1; }
+	check "nerdctl rm -f ($rt): the container is gone, no veth left" "gone 0" "$(nerdctl inspect e2e-net-$rt-$BOOT >/dev/null 2>&1 && echo there || echo gone) $(ip -o link show type veth 2>/dev/null | wc -l)"
 	port=$((port - 10000))
 	attempt "docker run -d -p $port:80 ($rt)" 120 "docker rm -f e2e-web-$rt-$BOOT" \
 		"docker run -d --name e2e-web-$rt-$BOOT --runtime $rt -p $port:80 $IMG" >/dev/null
