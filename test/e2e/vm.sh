@@ -83,6 +83,7 @@ T_SOURCES=$((SECONDS - t))
 cp "$SATCHEL_INSTALL" "$S/satchel-install"
 cp "$W/main.satchel" "$S/main.satchel"
 cp "$SRC_PUB" "$S/satchel.pub"
+echo "$SATCHEL_E2E_CONTAINERD_VERSION" >"$S/containerd-version" # what the guest must see running
 # TODO(install): apply never installs gVisor's containerd-shim-runsc-v1 (only the first
 # artifact of a component is planned: install/plan.go files()). The guest records that as
 # a FAIL and then, so that the runsc checks still run, takes the shim from here: the
@@ -201,7 +202,7 @@ fi
 step "checks"
 check "containerd.service and docker.service enabled" "enabled enabled" "$(systemctl is-enabled containerd.service docker.service 2>&1 | tr '\n' ' ')"
 check "containerd.service and docker.service active" "active active" "$(systemctl is-active containerd.service docker.service 2>&1 | tr '\n' ' ')"
-check "containerd version" "$SATCHEL_E2E_CONTAINERD_VERSION" "$(ctr version 2>&1 | sed -n '/Server/,$p' | grep Version)"
+check "containerd version" "$(cat $S/containerd-version)" "$(ctr version 2>&1 | sed -n '/Server/,$p' | grep Version)"
 imgs=$(ctr -n k8s.io images ls 2>&1 | awk 'NR > 1 && $1 !~ /^sha256:/ {print $1, ($NF ~ /io.cri-containerd.pinned=pinned/ ? "pinned" : "NOT-pinned")}')
 check "nginx in containerd k8s.io, pinned" "docker.io/library/nginx:1.27.4 pinned" "$imgs"
 check "pause in containerd k8s.io, pinned" "registry.k8s.io/pause:3.10 pinned" "$imgs"
