@@ -63,7 +63,9 @@ var runtimeShims = map[string]struct{ typ, config string }{
 // registered in CRI (`crictl info`) and Docker (`docker info`), and for
 // each installed runtime a container from the bundled image running
 // `uname -r`: the host's kernel under runc, gVisor's under runsc, the
-// guest's under kata. It needs a running containerd; WithContainerdSocket,
+// guest's under kata. With the cni component: the pod network the CRI
+// uses, and for runc and runsc a page fetched from the host through a port
+// the bundled image publishes (networkChecks). It needs a running containerd; WithContainerdSocket,
 // WithDockerSocket and WithRunner say how to reach it.
 func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 	rep := &DoctorReport{Root: in.o.root, OK: true}
@@ -219,6 +221,11 @@ func (in *Installer) Doctor(ctx context.Context) (*DoctorReport, error) {
 		case rt == config.Kata:
 			c.Detail += " (guest kernel)"
 		}
+		rep.add(c)
+	}
+
+	// Container networks: the CRI's config, a published port under runc and runsc.
+	for _, c := range in.networkChecks(ctx, st, has, runtimes, up, facts) {
 		rep.add(c)
 	}
 

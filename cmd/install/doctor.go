@@ -31,7 +31,10 @@ registered in containerd's CRI (crictl info) and in Docker (docker info), and
 for each installed runtime a container from the bundled image running
 "uname -r": the host's kernel under runc, gVisor's under runsc, the guest
 kernel under kata. kata on a host without /dev/kvm is reported with the reason
-and the remedy. Registry mirrors apply wrote (hosts.toml) must answer: a TCP
+and the remedy. With the cni component: the network config the CRI uses, and
+under runc and runsc the bundled image started with nerdctl, its port published
+on 127.0.0.1 and a page fetched through it by doctor itself (plain TCP, HTTP/1.0);
+a failure names the layer (plugin missing, no config, iptables, forwarding). Registry mirrors apply wrote (hosts.toml) must answer: a TCP
 connect, and for a plain-HTTP mirror a GET of /v2/ (an HTTPS mirror's TLS is
 not checked: satchel-install has no TLS client); doctor connects nowhere else.
 Exit code 1 when a check fails.

@@ -89,6 +89,13 @@ func IsCNIConfig(name string) bool {
 	return false
 }
 
+// IsNerdctlNetwork reports whether a file name in CNIConfDir is one that
+// nerdctl manages: "nerdctl-<network>.conflist" (pkg/netutil/store.go L97
+// @v2.2.2), e.g. nerdctl-bridge.conflist for its default nerdctl0 bridge.
+func IsNerdctlNetwork(name string) bool {
+	return strings.HasPrefix(name, "nerdctl-") && strings.HasSuffix(name, ".conflist")
+}
+
 // CNIPlugins are the plugins the default network needs, besides loopback,
 // which the CRI runs for every pod.
 var CNIPlugins = []string{"bridge", "host-local", "portmap", "firewall", "tuning", "loopback"}

@@ -9,14 +9,17 @@ import (
 
 // cni plans the default network for the CRI (issue 9): written when
 // /etc/cni/net.d holds no network configuration; a Kubernetes network
-// already there (Calico, Flannel…) is left alone, and said so.
+// already there (Calico, Flannel…) is left alone, and said so. nerdctl's
+// own files (nerdctl-<network>.conflist, which nerdctl writes on its first
+// `run`: pkg/netutil/store.go L97 @v2.2.2) are not a pod network and sort
+// after satchel's: they do not stop apply from writing, or keeping, it.
 func (pl *planner) cni() error {
 	if pl.component(component.CNI) == nil {
 		return nil
 	}
 	var others []string
 	for _, n := range pl.need.list(pl.in.Tree, config.CNIConfDir) {
-		if config.IsCNIConfig(n) && config.CNIConfDir.Join(n) != config.CNIConfigPath {
+		if config.IsCNIConfig(n) && config.CNIConfDir.Join(n) != config.CNIConfigPath && !config.IsNerdctlNetwork(n) {
 			others = append(others, n)
 		}
 	}

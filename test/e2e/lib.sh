@@ -120,7 +120,10 @@ mkdir -p "$E/oldroot"
 cp "$BB" "$E/busybox"
 if [ -n "$OVR" ]; then
 	cp "$OVR" "$E/override.toml"
-	printf "version = 3\nimports = [\"%s\", \"/run/satchel-e2e/override.toml\"]\n" "$CONFIG" >"$E/config.toml"
+	# The wrapper must not be older than the tree config it imports (containerd refuses a
+	# drop-in of a higher version than the root config: 2.3+ renders version 4).
+	V=$(grep -m1 -o "^version *= *[0-9]*" "$R$CONFIG" | grep -o "[0-9]*$" || true)
+	printf "version = %s\nimports = [\"%s\", \"/run/satchel-e2e/override.toml\"]\n" "${V:-3}" "$CONFIG" >"$E/config.toml"
 	CONFIG=/run/satchel-e2e/config.toml
 elif [ -n "$FULL" ]; then
 	cp "$FULL" "$E/config.toml"

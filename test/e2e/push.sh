@@ -12,7 +12,7 @@
 #     CA, registry down (exit 1, cause named), a bad prefix (exit 2); the push; a second push
 #     (~0 bytes); credentials from a Docker config instead of --username
 #  4. a node: `satchel-install apply --registry-mirror docker.io=REG/satchel ... --registry-ca`
-#     into a tree whose containerd 2.4.2 then runs (lib.sh): crictl and nerdctl pull by digest
+#     into a tree whose containerd 2.3.4 then runs (lib.sh): crictl and nerdctl pull by digest
 #     and tag through the hosts.toml mirror (the registry's access log shows /v2/satchel/...),
 #     dockerd from the tree pulls the pushed name with the CA from /etc/docker/certs.d,
 #     doctor's mirror rows (and with the registry stopped), uninstall takes it all back
@@ -248,7 +248,7 @@ check "daemon.json: no registry-mirrors (a path prefix Docker cannot use), insec
 	"insecure-registries=$("$AUX" json "$R/etc/docker/daemon.json" insecure-registries 2>&1) registry-mirrors=$("$AUX" json "$R/etc/docker/daemon.json" registry-mirrors 2>/dev/null || echo none)"
 check "apply warns what Docker cannot do" "warning: Docker cannot use registry mirror $TO for docker.io" "$(cat "$W/logs/apply.log")"
 
-say "the node pulls through the mirror: containerd 2.4.2 from the tree (crictl, nerdctl)"
+say "the node pulls through the mirror: containerd 2.3.4 from the tree (crictl, nerdctl)"
 cat >"$W/override.toml" <<'EOF'
 # TEST-ONLY (this host lacks CAP_SYS_RESOURCE); layered by lib.sh, never in the tree.
 version = 3

@@ -35,14 +35,14 @@ CACHE=${SATCHEL_E2E_CACHE:-/var/cache/satchel-e2e}
 # Pinned versions (E2E-NOTES.md). Each build also has a recipe number (BUILDS below):
 # bump it when that build's flags change, so the cached output of the old recipe is not
 # reused.
-CONTAINERD_VERSION=v2.4.2
-RUNC_VERSION=v1.5.2
+CONTAINERD_VERSION=v2.3.4
+RUNC_VERSION=v1.4.3
 GVISOR_VERSION=v0.0.0-20260905035102-160fafc42237
-CRICTL_VERSION=v1.37.0
+CRICTL_VERSION=v1.36.0
 NERDCTL_VERSION=v2.2.2
 MOBY_VERSION=v2.0.0-beta.24
 COSIGN_VERSION=v2.6.5
-CNI_PLUGINS_VERSION=v1.9.0
+CNI_PLUGINS_VERSION=v1.9.1
 BUILDKIT_VERSION=v0.34.2
 # virtiofsd (the Rust one, >= 1.4: it enters its sandbox through pidfd_open) is not
 # packaged for bookworm, not even in backports; trixie's package is the real program,

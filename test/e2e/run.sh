@@ -4,7 +4,7 @@
 #
 #  1. realbins.sh: the real binaries (cached); sources.sh: an upstream-shaped mirror of
 #     them, Debian's docker-registry with two stand-in images, and two signed bundles
-#     built by satchel-bundle (main: containerd 2.4.2 + everything; c16: containerd 1.6.20)
+#     built by satchel-bundle (main: containerd 2.3.4 + everything; c16: containerd 1.6.20)
 #  2. main bundle: `satchel-install apply --root R --no-start` into a fresh tree, then the
 #     tree's containerd runs (lib.sh rr_start: pivot_root, as if R were /), dockerd from
 #     the tree with docker.service's command line in its own network namespace, and the
@@ -17,8 +17,8 @@
 # Prints PASS/FAIL per check and "N passed, M failed"; exit status 1 on any failure.
 # Test-only overrides for this machine (no CAP_SYS_RESOURCE), applied in the tree's mount
 # namespace only, never written by the product: restrict_oom_score_adj = true for CRI,
-# the TEST-ONLY gVisor shim bound over the installed one (realbins.sh, README.md); and
-# dockerd gets --iptables=false --ip6tables=false (the tree has no iptables binary).
+# the TEST-ONLY gVisor shim bound over the installed one (realbins.sh, README.md). The tree
+# gets the host's iptables (tree_iptables), as a distribution would have installed it.
 #
 # Needs root. Without root it prints a skip message and exits 0, unless CI=true (exit 1).
 # Environment: SATCHEL_E2E_KEEP=1 keeps the work directory; SATCHEL_E2E_SATCHEL_BIN=DIR
@@ -43,6 +43,24 @@ PASS=0 FAILN=0 FAILED=()
 CG_BEFORE=$W/cgroups.before
 find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d 2>/dev/null | sort >"$CG_BEFORE"
 
+# net_cleanup: what the network checks leave on the host by design (the bridges the CNI
+# bridge plugin creates and keeps, the plugins' shared iptables chains), removed unless
+# the host had them before this run.
+CNI_CHAINS_BEFORE=$(iptables-save 2>/dev/null | grep -c '^:CNI-')
+net_cleanup() {
+	local br tbl r c
+	for br in satchel0 nerdctl0; do
+		[ -n "$(ip -o link show "$br" 2>/dev/null)" ] && [[ " $BRIDGES_BEFORE " != *" $br "* ]] && ip link del "$br" 2>/dev/null
+	done
+	[ "$CNI_CHAINS_BEFORE" = 0 ] || return 0
+	for tbl in nat filter; do
+		iptables -t $tbl -S 2>/dev/null | grep -E '^-A .* -j CNI-' | sed 's/^-A/-D/' | while read -r r; do eval "iptables -t $tbl $r" 2>/dev/null; done
+		for c in $(iptables -t $tbl -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-/ {print $2}'); do iptables -t $tbl -F "$c" 2>/dev/null; done
+		for c in $(iptables -t $tbl -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-/ {print $2}'); do iptables -t $tbl -X "$c" 2>/dev/null; done
+	done
+}
+BRIDGES_BEFORE=$(ip -o link show type bridge 2>/dev/null | awk -F': ' '{print $2}' | tr '\n' ' ')
+
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -51,6 +69,7 @@ cleanup() {
 	src_stop
 	ip netns del "$NETNS" 2>/dev/null
 	ip link del "$VETH" 2>/dev/null
+	net_cleanup
 	# cgroups the containers of this run left (empty ones only, deepest first)
 	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d 2>/dev/null | sort |
 		comm -13 "$CG_BEFORE" - | grep -E '/(k8s\.io|docker|default|moby)(/|$)' | sort -r |
@@ -113,6 +132,40 @@ prepare_tree() {
 	cp /etc/hosts /etc/resolv.conf "$1/etc/"
 	cp "$SATCHEL_E2E_BUSYBOX" "$1/bin/busybox"
 	ln -sf busybox "$1/bin/sh"
+	# nerdctl's OCI hook holds published ports with `sleep infinity` (pkg/ocihook/ocihook.go
+	# L482 @v2.2.2): coreutils on a real host.
+	ln -sf busybox "$1/bin/sleep"
+}
+
+# tree_iptables DIR: the host's iptables in the tree, as a real host has it from its
+# distribution (a bundle cannot carry it: issue 9): every name's symlink chain as on the
+# host (iptables -> /etc/alternatives/iptables -> iptables-nft -> xtables-nft-multi, so
+# preflight reads the backend), the multi-call binary with its libraries, and the
+# extensions it loads at run time.
+tree_iptables() {
+	local t=$1 name p next l ext
+	for name in iptables ip6tables iptables-save iptables-restore ip6tables-save ip6tables-restore; do
+		p=/usr/sbin/$name
+		while [ -L "$p" ]; do
+			mkdir -p "$t$(dirname "$p")" && cp -P "$p" "$t$p"
+			next=$(readlink "$p")
+			case "$next" in /*) p=$next ;; *) p=$(dirname "$p")/$next ;; esac
+		done
+		[ -f "$p" ] || return 1
+		mkdir -p "$t$(dirname "$p")" && cp "$p" "$t$p"
+		for l in $(ldd "$p" | grep -o '/[^ ]*'); do
+			[ -e "$t$l" ] || { mkdir -p "$t$(dirname "$l")" && cp -L "$l" "$t$l"; }
+		done
+	done
+	# The extensions (libxt_addrtype.so, ...) load from the directory compiled in,
+	# /usr/lib/<triplet>/xtables (ldd may name libxtables under /lib on a merged-/usr host).
+	ext=$(dirname "$(ldd "$(readlink -f /usr/sbin/iptables)" | grep -o '/[^ ]*libxtables[^ ]*' | head -n1)")/xtables
+	ext=/usr${ext#/usr}
+	[ -d "$ext" ] || return 1
+	mkdir -p "$t$ext" && cp -a "$ext/." "$t$ext/"
+	for l in $(ldd "$ext"/*.so 2>/dev/null | grep -v ":$" | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+		[ -e "$t$l" ] || { mkdir -p "$t$(dirname "$l")" && cp -L "$l" "$t$l"; }
+	done
 }
 
 # installed_check TREE BUNDLE FILES...: every file is in the tree; a missing one the
@@ -163,6 +216,7 @@ image_rows() { inr "$1" 30 ctr -n k8s.io images ls 2>/dev/null | awk 'NR > 1 && 
 say "main bundle: apply --no-start into a fresh tree"
 t=$SECONDS
 prepare_tree "$R"
+tree_iptables "$R" || die "copying the host's iptables into the tree"
 out=$("$SATCHEL_INSTALL" preflight "$W/main.satchel" --root "$R" --json 2>&1)
 echo "$out" >"$W/logs/preflight-main.json"
 if ! grep -q -E 'vmx|svm' /proc/cpuinfo; then
@@ -181,7 +235,7 @@ installed_check "$R" "$W/main.satchel" $B/containerd $B/ctr $B/containerd-shim-r
 staged=$(ls "$R/var/lib/satchel/images/" 2>/dev/null | tr '\n' ' ')
 check "images staged for first start (containerd was not running)" "staged.json" "$staged"
 
-say "main bundle: the tree's containerd 2.4.2 with the rendered config (+ test-only overrides)"
+say "main bundle: the tree's containerd 2.3.4 with the rendered config (+ test-only overrides)"
 cat >"$W/override.toml" <<'EOF'
 # TEST-ONLY (this host lacks CAP_SYS_RESOURCE); layered by lib.sh, never in the tree.
 version = 3
@@ -213,7 +267,6 @@ for ((i = 0; i < ${#dcmd[@]}; i++)); do
 	esac
 	dargs+=("$a")
 done
-dargs+=(--iptables=false --ip6tables=false) # TEST-ONLY: the tree has no iptables binary
 info "dockerd: ${dargs[*]} (in netns $NETNS, daemon.json: $(tr -d ' \n' <"$R/etc/docker/daemon.json"))"
 PATH=$RR_PATH nsenter -t "$(rr_pid "$R")" -m -r -w --net="/run/netns/$NETNS" -- "${dargs[@]}" >"$W/logs/dockerd.log" 2>&1 &
 DOCKERD_PID=$!
@@ -251,6 +304,112 @@ check "crictl info lists runc, runsc, kata" "kata runc runsc" "$("$SRC_MK" json-
 check "crictl runp/create/start under runc: uname -r" "$HOSTK" "$(cri_pod "$R" runc)"
 check "crictl runp/create/start under runsc: uname -r" "gvisor" "$(cri_pod "$R" runsc)"
 
+say "main bundle: container networks (CNI plugins from the bundle, the default network, nerdctl run -p)"
+# The tree shares the host's network namespace (rr_start unshares the mount namespace
+# only), as an installed host would: bridges, veths and iptables rules are the host's.
+# Everything a check creates is removed by it, or by cleanup.
+VETHS0=$(ip -o link show type veth 2>/dev/null | wc -l)
+check "the default network for the CRI: $(basename "$R/etc/cni/net.d/"*.conflist 2>/dev/null | tr '\n' ' ')" '"bridge": "satchel0"' \
+	"$(cat "$R/etc/cni/net.d/99-satchel-bridge.conflist" 2>&1)"
+check "CNI plugins in /opt/cni/bin are the real $SATCHEL_E2E_CNI_PLUGINS_VERSION" "CNI bridge plugin $SATCHEL_E2E_CNI_PLUGINS_VERSION" \
+	"$(inr "$R" 10 /opt/cni/bin/bridge 2>&1 </dev/null | head -n 1)"
+check "iptables in the tree (the host's, as a distribution installs it)" "nf_tables" "$(inr "$R" 10 iptables -V 2>&1)"
+
+# fetch URL: the page, retried for up to 60 s (a sandbox takes seconds to serve).
+fetch() {
+	local page _
+	for _ in $(seq 1 60); do
+		page=$(curl -fsS -m 5 "$1" 2>&1) && { echo "$page"; return 0; }
+		sleep 1
+	done
+	echo "$page"
+	return 1
+}
+# iptables_rules: the host's rules, without counters.
+iptables_rules() { iptables-save 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
+
+# nerdctl_web RUNTIME PORT [ARGS...]: nerdctl run -d -p PORT:80 (no -n, no pull) under a
+# runtime, fetch the page from the host, then nerdctl rm -f and check that no rule of the
+# container and no veth is left.
+nerdctl_web() {
+	local rt=$1 port=$2 name=e2e-net-$1 cid ip page left t0=$SECONDS
+	shift 2
+	cid=$(inr "$R" 180 nerdctl run -d --name "$name" -p "$port:80" "$@" $IMG 2>&1 | tail -n 1)
+	if ! [[ "$cid" =~ ^[0-9a-f]{64}$ ]]; then
+		fail "nerdctl run -d -p $port:80 $* (no -n, no pull): $cid"
+		inr "$R" 60 nerdctl rm -f "$name" >/dev/null 2>&1
+		return
+	fi
+	ip=$(inr "$R" 30 nerdctl inspect --format '{{.NetworkSettings.IPAddress}}' "$name" 2>/dev/null)
+	page=$(fetch "http://127.0.0.1:$port/")
+	check "nerdctl run -d -p $port:80 ${*:-(runc, the default)} $IMG: the host fetches the page (127.0.0.1:$port -> $ip:80 on nerdctl0, $((SECONDS - t0)) s)" "satchel e2e stand-in" "$page"
+	[ "$rt" = runsc ] && check "nerdctl exec into the $rt container: uname -r" "gvisor" "$(inr "$R" 30 nerdctl exec "$name" uname -r 2>&1)"
+	out=$(inr "$R" 60 nerdctl rm -f "$name" 2>&1)
+	left=$(iptables_rules | grep -c -e "${cid:0:12}" -e "${ip:-none}/32" -e "${ip:-none} ")
+	if [ "$rt" = runsc ] && [ "$left" != 0 ]; then
+		# KNOWN LIMITATION (seen here every time): runsc under the runc shim answers the
+		# kill with "sandbox is not running", which containerd's runc shim does not take
+		# for "already exited" (cmd/containerd-shim-runc-v2/process/utils.go checkKillError
+		# @v2.3.4); nerdctl rm fails and keeps the container and its rules. A second rm
+		# (the task is gone by then) removes both; docs/networking.md says so.
+		info "KNOWN LIMITATION nerdctl rm -f ($rt) of a running container: $(tail -n 1 <<<"$out" | head -c 300); $left rules left"
+		inr "$R" 60 nerdctl rm -f "$name" >/dev/null 2>&1
+		left=$(iptables_rules | grep -c -e "${cid:0:12}" -e "${ip:-none}/32" -e "${ip:-none} ")
+		check "nerdctl rm -f again ($rt): no iptables rule of the container left (id ${cid:0:12})" "0" "$left"
+	else
+		check "nerdctl rm -f ($rt): no iptables rule of the container left (id ${cid:0:12}, $ip)" "0" "$left"
+	fi
+	check "nerdctl rm -f ($rt): the container is gone" "gone" "$(inr "$R" 20 nerdctl inspect "$name" >/dev/null 2>&1 && echo "still there" || echo gone)"
+	check "nerdctl rm -f ($rt): no veth left" "veths $VETHS0" "veths $(ip -o link show type veth 2>/dev/null | wc -l)"
+}
+nerdctl_web runc 18080
+# `--runtime runsc`: nerdctl runs a name that is not io.containerd.* and is on PATH as a
+# runc-compatible binary under the runc shim (pkg/cmd/container/run_runtime.go L44-62
+# @v2.2.2), as Docker runs runsc: gVisor's netstack in the container's network namespace.
+nerdctl_web runsc 18081 --runtime runsc
+check "nerdctl wrote its own network next to satchel's (nerdctl0, not satchel0)" '"bridge": "nerdctl0"' \
+	"$(cat "$R/etc/cni/net.d/nerdctl-bridge.conflist" 2>&1)"
+# gVisor's own shim through nerdctl does not work: `nerdctl run -d` logs through a
+# binary:// URI, and this shim opens stdio only as a FIFO or a file path (gVisor
+# pkg/shim/v1/proc/io.go L82-105: "gvisor-containerd-shim: opening binary:///… failed").
+# Informational.
+out=$(inr "$R" 120 nerdctl run -d --name e2e-net-runsc-shim -p 18082:80 --runtime io.containerd.runsc.v1 \
+	--annotation io.kubernetes.cri.container-type=sandbox $IMG 2>&1 | tail -n 1)
+if [[ "$out" =~ ^[0-9a-f]{64}$ ]]; then
+	info "nerdctl --runtime io.containerd.runsc.v1 (+ sandbox annotation): $(fetch http://127.0.0.1:18082/ | head -c 120 | tr '\n' ' ')"
+else
+	info "nerdctl --runtime io.containerd.runsc.v1 (+ sandbox annotation): $out"
+fi
+inr "$R" 60 nerdctl rm -f e2e-net-runsc-shim >/dev/null 2>&1
+
+# cri_pod_net TREE RUNTIME: a pod WITH a pod network (the CRI's default: satchel's
+# conflist), the image's own command (the web server); the host fetches the page from
+# the pod's address.
+cri_pod_net() {
+	local tree=$1 rt=$2 p pod ip page t0=$SECONDS
+	p=/proc/$(rr_pid "$tree")/root/tmp
+	echo '{"metadata":{"name":"e2e-net-'"$rt"'","namespace":"default","uid":"e2e-net-'"$rt"'"},"log_directory":"/tmp/pod-logs"}' >"$p/podnet-$rt.json"
+	echo '{"metadata":{"name":"web"},"image":{"image":"'"$IMG"'"},"log_path":"web.log"}' >"$p/web.json"
+	pod=$(inr "$tree" 150 sh -c "
+		set -e
+		POD=\$(crictl runp --runtime $rt /tmp/podnet-$rt.json)
+		C=\$(crictl create \$POD /tmp/web.json /tmp/podnet-$rt.json)
+		crictl start \$C >/dev/null
+		echo \$POD" 2>&1 | tail -n 1)
+	ip=$(inr "$tree" 30 crictl inspectp "$pod" 2>/dev/null | grep -o '"ip": "[0-9.]*"' | head -n 1 | grep -o '[0-9.]*[0-9]')
+	check "CRI pod with a pod network under $rt: an address from the default network (10.88.0.0/16)" "address 10.88." "$([ -n "$ip" ] && echo "address $ip" || echo "no address: $pod")"
+	if [ -n "$ip" ]; then
+		page=$(fetch "http://$ip:80/")
+		check "CRI pod under $rt: the host fetches the page from $ip:80 ($((SECONDS - t0)) s)" "satchel e2e stand-in" "$page"
+	fi
+	[ "$rt" = runsc ] && [ -n "$ip" ] && info "pod under runsc: $(inr "$tree" 30 crictl exec "$(inr "$tree" 10 crictl ps -q --pod "$pod" 2>/dev/null | head -n 1)" uname -r 2>&1)"
+	inr "$tree" 60 crictl stopp "$pod" >/dev/null 2>&1
+	inr "$tree" 60 crictl rmp "$pod" >/dev/null 2>&1
+	check "CRI pod under $rt removed: no veth left" "veths $VETHS0" "veths $(ip -o link show type veth 2>/dev/null | wc -l)"
+}
+cri_pod_net "$R" runc
+cri_pod_net "$R" runsc
+
 say "main bundle: Docker"
 rts=$(inr "$R" 20 docker info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}' 2>&1)
 check "docker info lists runsc" "runsc" "$rts"
@@ -261,15 +420,15 @@ if ! inr "$R" 20 docker image inspect $IMG >/dev/null 2>&1; then
 fi
 check "docker has the bundle's image" "nginx:1.27.4" "$(inr "$R" 20 docker image inspect --format '{{join .RepoTags " "}}' $IMG 2>&1)"
 check "docker run --runtime runc: uname -r" "$HOSTK" "$(inr "$R" 60 docker run --rm --runtime runc $IMG uname -r 2>&1)"
-cid=$(inr "$R" 60 docker run -d --name e2e-web --runtime runsc -p 8080:8080 $IMG 2>&1)
-page=
-for _ in $(seq 1 30); do
-	page=$(curl -fsS -m 5 "http://${NET}2:8080/" 2>&1) && break
-	sleep 1
+for rt in runc runsc; do
+	port=8080
+	[ $rt = runsc ] && port=8081
+	cid=$(inr "$R" 60 docker run -d --name e2e-web-$rt --runtime $rt -p $port:80 $IMG 2>&1)
+	page=$(fetch "http://${NET}2:$port/")
+	check "docker run -d --runtime $rt -p $port:80: the host fetches the page (http://${NET}2:$port/)" "satchel e2e stand-in" "$page"
+	[ $rt = runsc ] && check "docker exec into the runsc container: uname -r" "gvisor" "$(inr "$R" 30 docker exec e2e-web-$rt uname -r 2>&1)"
+	[ -n "$cid" ] && inr "$R" 30 docker rm -f e2e-web-$rt >/dev/null 2>&1
 done
-check "docker run --runtime runsc serves a page the host fetches (http://${NET}2:8080/)" "satchel e2e stand-in" "$page"
-check "docker exec into the runsc container: uname -r" "gvisor" "$(inr "$R" 30 docker exec e2e-web uname -r 2>&1)"
-[ -n "$cid" ] && inr "$R" 30 docker rm -f e2e-web >/dev/null 2>&1
 
 say "main bundle: satchel-install doctor inside the tree"
 inr "$R" 600 satchel-install doctor --json >"$W/logs/doctor-main.json" 2>"$W/logs/doctor-main.err"
@@ -279,6 +438,10 @@ for rt in runc runsc; do
 	check "doctor: run $rt" "run $rt: uname -r	ok" "$(grep "^run $rt:" <<<"$rows")"
 done
 check "doctor: crictl runtimes" "ok" "$(grep '^crictl info' <<<"$rows" | cut -f2)"
+check "doctor: the CRI's network config" "cni config (pod network)	ok	the CRI uses 99-satchel-bridge.conflist" "$(grep '^cni config' <<<"$rows")"
+for rt in runc runsc; do
+	check "doctor: network $rt (nerdctl run -p, page fetched by satchel-install itself)" "network $rt: nerdctl run -p, page fetched	ok	GET http://127.0.0.1:" "$(grep "^network $rt:" <<<"$rows")"
+done
 check "doctor: docker runtimes" "ok" "$(grep '^docker info' <<<"$rows" | cut -f2)"
 kata=$(grep '^run kata:' <<<"$rows")
 info "doctor's kata row on this host: $kata"
@@ -304,6 +467,40 @@ left=$(rr__ns_pids "$ns")
 check "main tree: nothing left running" "none" "${left// /}none"
 info "main bundle checks took $((SECONDS - t)) s"
 T_MAIN=$((SECONDS - t))
+
+# ---------------------------------------------------------------------------------------
+say "a host with a Kubernetes network: /etc/cni/net.d/10-calico.conflist through apply and uninstall"
+RC=$W/rootcalico
+prepare_tree "$RC"
+mkdir -p "$RC/etc/cni/net.d"
+cat >"$RC/etc/cni/net.d/10-calico.conflist" <<'EOF2'
+{
+  "name": "k8s-pod-network",
+  "cniVersion": "0.3.1",
+  "plugins": [
+    {"type": "calico", "log_level": "info", "datastore_type": "kubernetes", "nodename": "kylin-node-1",
+     "mtu": 0, "ipam": {"type": "calico-ipam"}, "policy": {"type": "k8s"},
+     "kubernetes": {"kubeconfig": "/etc/cni/net.d/calico-kubeconfig"}},
+    {"type": "portmap", "snat": true, "capabilities": {"portMappings": true}},
+    {"type": "bandwidth", "capabilities": {"bandwidth": true}}
+  ]
+}
+EOF2
+chmod 600 "$RC/etc/cni/net.d/10-calico.conflist"
+calico_id() { (cd "$RC/etc/cni/net.d" && sha256sum 10-calico.conflist && stat -c '%a %s %Y' 10-calico.conflist) 2>&1 | tr '\n' ' '; }
+c0=$(calico_id)
+"$SATCHEL_INSTALL" apply "$W/main.satchel" --key "$SRC_PUB" --root "$RC" --no-start --components containerd,runc,nerdctl,cni >"$W/logs/apply-calico.log" 2>&1
+rc=$?
+check "apply (containerd, runc, nerdctl, cni) over a Calico node's /etc/cni/net.d" "rc=0" "rc=$rc $(tail -n 1 "$W/logs/apply-calico.log")"
+check "apply says it leaves the existing network alone" "10-calico.conflist" "$(grep -i 'already holds a network' "$W/logs/apply-calico.log")"
+check "10-calico.conflist byte-identical after apply" "$c0" "$(calico_id)"
+check "no satchel network written next to Calico's" "only 10-calico.conflist" "only $(ls "$RC/etc/cni/net.d" | tr '\n' ' ')"
+check "the plugins are installed all the same" "bridge" "$(ls "$RC/opt/cni/bin" 2>&1 | tr '\n' ' ')"
+"$SATCHEL_INSTALL" uninstall --root "$RC" >"$W/logs/uninstall-calico.log" 2>&1
+rc=$?
+check "uninstall of the Calico node" "rc=0" "rc=$rc $(tail -n 1 "$W/logs/uninstall-calico.log")"
+check "10-calico.conflist byte-identical after uninstall" "$c0" "$(calico_id)"
+check "uninstall removed the plugins" "no bridge" "$([ -e "$RC/opt/cni/bin/bridge" ] && echo "bridge still there" || echo "no bridge")"
 
 # ---------------------------------------------------------------------------------------
 say "containerd 1.6 bundle over a pre-existing config.toml (version 2)"

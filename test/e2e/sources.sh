@@ -18,10 +18,12 @@
 #
 # The specs (platform linux/amd64; every version is what realbins.sh built, named as the
 # upstream release it stands for):
-#   main.yaml  containerd 2.4.2 (static), runc 1.5.2, docker 28.2.2, gVisor 20260905.0,
-#              kata 3.1.3, nerdctl 2.2.2, crictl 1.37.0; nginx:1.27.4 and pause:3.10
-#   c16.yaml   containerd 1.6.20 (dynamic: Debian's binaries), runc 1.5.2,
-#              gVisor 20260905.0, crictl 1.37.0; the same images
+#   main.yaml  containerd 2.3.4 (static), runc 1.4.3, docker 28.2.2, gVisor 20260905.0,
+#              kata 3.1.3, nerdctl 2.2.2, crictl 1.36.0, CNI plugins 1.9.1 (the real
+#              plugins in upstream's tgz layout with its sha256sum-format .sha256 file);
+#              nginx:1.27.4 and pause:3.10
+#   c16.yaml   containerd 1.6.20 (dynamic: Debian's binaries), runc 1.4.3,
+#              gVisor 20260905.0, crictl 1.36.0; the same images
 # What is not the real upstream program (labelled where it lands):
 #   - docker-28.2.2.tgz: the static docker CLI is the real 28.2.2 client found on this
 #     machine (/usr/local/bin/docker), or Debian's 20.10 client; dockerd and docker-proxy
@@ -74,13 +76,14 @@ metadata:
 spec:
   platforms: [linux/amd64]
   components:
-    - {name: containerd, version: 2.4.2, variant: static}
-    - {name: runc, version: 1.5.2}
+    - {name: containerd, version: 2.3.4, variant: static}
+    - {name: runc, version: 1.4.3}
     - {name: docker, version: 28.2.2}
     - {name: gvisor, version: "20260905.0"}
     - {name: kata, version: 3.1.3}
     - {name: nerdctl, version: 2.2.2}
-    - {name: crictl, version: 1.37.0}
+    - {name: crictl, version: 1.36.0}
+    - {name: cni, version: 1.9.1}
   images:
     - ref: docker.io/library/nginx:1.27.4
     - ref: registry.k8s.io/pause:3.10
@@ -98,9 +101,9 @@ spec:
   platforms: [linux/amd64]
   components:
     - {name: containerd, version: 1.6.20, variant: dynamic}
-    - {name: runc, version: 1.5.2}
+    - {name: runc, version: 1.4.3}
     - {name: gvisor, version: "20260905.0"}
-    - {name: crictl, version: 1.37.0}
+    - {name: crictl, version: 1.36.0}
   images:
     - ref: docker.io/library/nginx:1.27.4
     - ref: registry.k8s.io/pause:3.10
@@ -117,6 +120,10 @@ src__files() {
 	local docker=/usr/local/bin/docker
 	[ -x "$docker" ] || docker=/usr/bin/docker
 	[ -x "$docker" ] && echo "-file docker=$docker"
+	# The CNI plugins, by base name: mirrorgen packs them into upstream's tgz layout.
+	for b in $SATCHEL_E2E_CNI_PLUGINS; do
+		echo "-file $b=$SATCHEL_E2E_CNI_BIN/$b"
+	done
 	local init
 	for init in /usr/sbin/docker-init /usr/libexec/docker/docker-init /usr/bin/docker-init; do
 		[ -x "$init" ] && { echo "-file docker-init=$(readlink -f "$init")"; break; }
@@ -191,7 +198,7 @@ EOF
 		sleep 0.1
 	done
 	[ -n "$ok" ] || { cat "$SRC_DIR/logs/registry.log" >&2; rr__err "docker-registry did not answer on $SRC_REG"; return 1; }
-	e2e_image_web "$SRC_DIR/nginx.tar" docker.io/library/nginx:1.27.4 8080 || return 1
+	e2e_image_web "$SRC_DIR/nginx.tar" docker.io/library/nginx:1.27.4 80 || return 1
 	e2e_image_pause "$SRC_DIR/pause.tar" registry.k8s.io/pause:3.10 || return 1
 	skopeo copy -q --dest-tls-verify=false "oci-archive:$SRC_DIR/nginx.tar" "docker://$SRC_REG/library/nginx:1.27.4" &&
 		skopeo copy -q --dest-tls-verify=false "oci-archive:$SRC_DIR/pause.tar" "docker://$SRC_REG/pause:3.10" ||
