@@ -214,7 +214,7 @@ func BenchmarkOpenFile(b *testing.B) {
 func BenchmarkReadBundle(b *testing.B) {
 	path := os.Getenv("SATCHEL_BENCH_BUNDLE")
 	if path == "" {
-		b.Skip("SATCHEL_BENCH_BUNDLE is not set: test/bench/bench.sh runs this on its corpus")
+		b.Skip("SATCHEL_BENCH_BUNDLE is not set: test/bench/bench.sh runs this on its corpus") // by design: a benchmark of bench.sh's corpus, never run by go test
 	}
 	key, err := verify.LoadVerifierFile(os.Getenv("SATCHEL_BENCH_PUB"))
 	if err != nil {

@@ -32,6 +32,8 @@ T0=$SECONDS
 e2e_setup e2e "mount namespaces, pivot_root, network namespaces"
 # shellcheck source=sources.sh
 . "$HERE/sources.sh"
+# shellcheck source=buildkit.sh
+. "$HERE/buildkit.sh"
 
 W=$(mktemp -d /tmp/satchel-e2e.XXXXXX)
 R=$W/root R16=$W/root16
@@ -65,6 +67,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	[ -n "${DOCKERD_PID:-}" ] && kill "$DOCKERD_PID" 2>/dev/null
+	buildkit_stop
 	for t in "$R" "$R16"; do [ -d "$t" ] && rr_stop "$t" >/dev/null 2>&1; done
 	src_stop
 	ip netns del "$NETNS" 2>/dev/null
@@ -231,7 +234,8 @@ B=/usr/local/bin
 installed_check "$R" "$W/main.satchel" $B/containerd $B/ctr $B/containerd-shim-runc-v2 $B/runc $B/runsc \
 	$B/containerd-shim-runsc-v1 $B/docker $B/dockerd $B/docker-proxy $B/docker-init $B/nerdctl $B/crictl \
 	$B/kata-runtime $B/containerd-shim-kata-v2 $B/satchel-install /etc/containerd/config.toml \
-	/etc/docker/daemon.json /etc/crictl.yaml /etc/systemd/system/containerd.service /etc/systemd/system/docker.service
+	/etc/docker/daemon.json /etc/crictl.yaml /etc/systemd/system/containerd.service /etc/systemd/system/docker.service \
+	$B/buildkitd $B/buildctl /etc/buildkit/buildkitd.toml /etc/systemd/system/buildkit.service
 staged=$(ls "$R/var/lib/satchel/images/" 2>/dev/null | tr '\n' ' ')
 check "images staged for first start (containerd was not running)" "staged.json" "$staged"
 
@@ -303,6 +307,9 @@ inr "$R" 30 crictl info >"$info_json" 2>/dev/null
 check "crictl info lists runc, runsc, kata" "kata runc runsc" "$("$SRC_MK" json-keys "$info_json" config containerd runtimes 2>&1 | tr '\n' ' ')"
 check "crictl runp/create/start under runc: uname -r" "$HOSTK" "$(cri_pod "$R" runc)"
 check "crictl runp/create/start under runsc: uname -r" "gvisor" "$(cri_pod "$R" runsc)"
+
+say "main bundle: nerdctl build offline with the bundle's BuildKit (buildkit.service's command line)"
+buildkit_checks "$R"
 
 say "main bundle: container networks (CNI plugins from the bundle, the default network, nerdctl run -p)"
 # The tree shares the host's network namespace (rr_start unshares the mount namespace

@@ -20,8 +20,9 @@
 # upstream release it stands for):
 #   main.yaml  containerd 2.3.4 (static), runc 1.4.3, docker 28.2.2, gVisor 20260905.0,
 #              kata 3.1.3, nerdctl 2.2.2, crictl 1.36.0, CNI plugins 1.9.1 (the real
-#              plugins in upstream's tgz layout with its sha256sum-format .sha256 file);
-#              nginx:1.27.4 and pause:3.10
+#              plugins in upstream's tgz layout with its sha256sum-format .sha256 file),
+#              BuildKit 0.34.2 (buildkitd, buildctl; BuildKit publishes no checksum: lock
+#              pins the download); nginx:1.27.4 and pause:3.10
 #   c16.yaml   containerd 1.6.20 (dynamic: Debian's binaries), runc 1.4.3,
 #              gVisor 20260905.0, crictl 1.36.0; the same images
 # What is not the real upstream program (labelled where it lands):
@@ -84,6 +85,7 @@ spec:
     - {name: nerdctl, version: 2.2.2}
     - {name: crictl, version: 1.36.0}
     - {name: cni, version: 1.9.1}
+    - {name: buildkit, version: 0.34.2}
   images:
     - ref: docker.io/library/nginx:1.27.4
     - ref: registry.k8s.io/pause:3.10
@@ -120,6 +122,10 @@ src__files() {
 	local docker=/usr/local/bin/docker
 	[ -x "$docker" ] || docker=/usr/bin/docker
 	[ -x "$docker" ] && echo "-file docker=$docker"
+	# BuildKit's daemon and client (its tarball's bin/; buildkit-runc stays a stand-in:
+	# satchel installs only these two).
+	echo "-file buildkitd=$SATCHEL_E2E_BUILDKITD"
+	echo "-file buildctl=$SATCHEL_E2E_BUILDCTL"
 	# The CNI plugins, by base name: mirrorgen packs them into upstream's tgz layout.
 	for b in $SATCHEL_E2E_CNI_PLUGINS; do
 		echo "-file $b=$SATCHEL_E2E_CNI_BIN/$b"

@@ -202,6 +202,7 @@ fi
 step "checks"
 check "containerd.service and docker.service enabled" "enabled enabled" "$(systemctl is-enabled containerd.service docker.service 2>&1 | tr '\n' ' ')"
 check "containerd.service and docker.service active" "active active" "$(systemctl is-active containerd.service docker.service 2>&1 | tr '\n' ' ')"
+check "buildkit.service enabled and active (Type=notify: buildkitd said READY)" "enabled active" "$(systemctl is-enabled buildkit.service 2>&1) $(systemctl is-active buildkit.service 2>&1)"
 check "containerd version" "$(cat $S/containerd-version)" "$(ctr version 2>&1 | sed -n '/Server/,$p' | grep Version)"
 imgs=$(ctr -n k8s.io images ls 2>&1 | awk 'NR > 1 && $1 !~ /^sha256:/ {print $1, ($NF ~ /io.cri-containerd.pinned=pinned/ ? "pinned" : "NOT-pinned")}')
 check "nginx in containerd k8s.io, pinned" "docker.io/library/nginx:1.27.4 pinned" "$imgs"
