@@ -17,7 +17,7 @@ buildkit_stop() {
 }
 
 buildkit_checks() {
-	local R=$1 exec_start out ctx=/tmp/e2e-buildkit-ctx i
+	local R=$1 exec_start out ctx=/var/lib/e2e-buildkit-ctx i  # not /tmp: the tree has its own tmpfs there
 	check "buildkit.service and buildkitd.toml written (containerd worker in \"default\")" 'namespace = "default"' \
 		"$(cat "$R/etc/systemd/system/buildkit.service" >/dev/null && cat "$R/etc/buildkit/buildkitd.toml" 2>&1)"
 	exec_start=$(sed -n 's/^ExecStart=//p' "$R/etc/systemd/system/buildkit.service" | tail -n 1)
@@ -28,11 +28,12 @@ buildkit_checks() {
 	BK_PID=$!
 	out=''
 	for i in $(seq 1 120); do
-		out=$(inr "$R" 10 buildctl --addr unix:///run/buildkit/buildkitd.sock debug workers 2>&1) && break
+		out=$(inr "$R" 10 buildctl --addr unix:///run/buildkit/buildkitd.sock debug workers -v 2>&1) && break
 		kill -0 "$BK_PID" 2>/dev/null || break
 		sleep 0.5
 	done
-	check "buildkitd starts from the tree with the installed config: the containerd worker ($((i / 2)) s)" "containerd" "$out"
+	check "buildkitd starts from the tree with the installed config: the containerd worker ($((i / 2)) s)" "executor containerd" \
+		"$(awk '/worker.executor:/ {print "executor", $2}' <<<"$out")${out:+ }$(head -c 200 <<<"$out")"
 	if ! kill -0 "$BK_PID" 2>/dev/null; then
 		tail -n 20 "$W/logs/buildkitd.log"
 		BK_PID=''
