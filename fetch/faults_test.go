@@ -322,7 +322,6 @@ func (h *hardeningTally) track(t *testing.T) {
 
 func (h *hardeningTally) report(t *testing.T) {
 	line := fmt.Sprintf("hardening: %s tried=%d held=%d", h.class, h.tried.Load(), h.held.Load())
-	fmt.Println(line)
 	t.Log(line)
 }
 

@@ -11,7 +11,7 @@ trap 'rm -f "$out"' EXIT
 "$GO" test -count=1 -run 'Hardening' -v ./... >"$out" 2>&1
 rc=$?
 # t.Logf lines look like "    file_test.go:42: hardening: class tried=3 held=3".
-lines=$(grep -E 'hardening: ' "$out" | sed -E 's/^[[:space:]]*([[:alnum:]_]+\.go:[0-9]+: )?//')
+lines=$(grep -E 'hardening: ' "$out" | sed -E 's/^[[:space:]]*([[:alnum:]_]+\.go:[0-9]+: )?//' | awk '!seen[$0]++')
 [ -n "$lines" ] && printf '%s\n' "$lines"
 classes=$(grep -cE '^hardening: .*tried=[0-9]+' <<<"$lines")
 weak=$(grep -E '^hardening: .*tried=[0-9]+' <<<"$lines" | awk '{
