@@ -59,7 +59,7 @@ APT_PACKAGES=(
 	qemu-system-x86 qemu-utils qemu-user-static debootstrap
 	libseccomp-dev pkg-config gcc libc6-dev busybox-static file e2fsprogs iproute2 curl
 	util-linux ca-certificates runsc
-	iptables openssh-server openssh-client ansible-core apache2-utils openssl patchelf jq
+	systemd time zstd xz-utils iptables openssh-server openssh-client ansible-core apache2-utils openssl patchelf jq
 )
 
 log() { printf '[realbins %s] %s\n' "$(date +%T)" "$*" >&2; }
