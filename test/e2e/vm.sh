@@ -182,7 +182,7 @@ EOF
 	step "apply"
 	t=$SECONDS
 	$S/satchel-install apply $S/main.satchel --key $S/satchel.pub \
-		--components containerd,runc,docker,gvisor,nerdctl,crictl,cni >$S/apply.log 2>&1
+		--components containerd,runc,docker,gvisor,nerdctl,crictl,cni,buildkit >$S/apply.log 2>&1
 	rc=$?
 	check "satchel-install apply --components <all but kata> (boot-time unit)" "rc=0" "rc=$rc $(tail -n 1 $S/apply.log)"
 	res INFO "apply took $((SECONDS - t)) s"
