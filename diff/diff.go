@@ -245,92 +245,74 @@ func fileValue(f manifest.File) string {
 	return fmt.Sprintf("%s %04o", f.Digest, f.Mode)
 }
 
-func files(olds, news []manifest.File) []FileChange {
-	om := map[string]manifest.File{}
-	var order []string
-	for _, f := range olds {
-		om[f.Path] = f
-		order = append(order, f.Path)
-	}
-	nm := map[string]manifest.File{}
-	var norder []string
-	for _, f := range news {
-		nm[f.Path] = f
-		norder = append(norder, f.Path)
-	}
-	var out []FileChange
-	for _, p := range unionNames(order, norder) {
-		o, inOld := om[p]
-		n, inNew := nm[p]
-		switch {
-		case !inOld:
-			out = append(out, FileChange{Path: p, Change: Added, New: fileValue(n)})
-		case !inNew:
-			out = append(out, FileChange{Path: p, Change: Removed, Old: fileValue(o)})
-		case fileValue(o) != fileValue(n):
-			out = append(out, FileChange{Path: p, Change: Changed, Old: fileValue(o), New: fileValue(n)})
+// matched calls each with the old and new element of every key, in the
+// old list's order and then the new-only keys' (nil where a side has none).
+func matched[T any](olds, news []T, key func(T) string, each func(k string, o, n *T)) {
+	index := func(list []T) (map[string]*T, []string) {
+		m := map[string]*T{}
+		var order []string
+		for i := range list {
+			k := key(list[i])
+			m[k] = &list[i]
+			order = append(order, k)
 		}
+		return m, order
 	}
+	om, order := index(olds)
+	nm, norder := index(news)
+	for _, k := range unionNames(order, norder) {
+		each(k, om[k], nm[k])
+	}
+}
+
+func files(olds, news []manifest.File) []FileChange {
+	var out []FileChange
+	matched(olds, news, func(f manifest.File) string { return f.Path }, func(p string, o, n *manifest.File) {
+		switch {
+		case o == nil:
+			out = append(out, FileChange{Path: p, Change: Added, New: fileValue(*n)})
+		case n == nil:
+			out = append(out, FileChange{Path: p, Change: Removed, Old: fileValue(*o)})
+		case fileValue(*o) != fileValue(*n):
+			out = append(out, FileChange{Path: p, Change: Changed, Old: fileValue(*o), New: fileValue(*n)})
+		}
+	})
 	return out
 }
 
 func images(olds, news []manifest.Image) []ImageChange {
-	om := map[string]manifest.Image{}
-	var order []string
-	for _, im := range olds {
-		om[im.Ref] = im
-		order = append(order, im.Ref)
-	}
-	nm := map[string]manifest.Image{}
-	var norder []string
-	for _, im := range news {
-		nm[im.Ref] = im
-		norder = append(norder, im.Ref)
-	}
 	out := []ImageChange{}
-	for _, ref := range unionNames(order, norder) {
-		o, inOld := om[ref]
-		n, inNew := nm[ref]
+	matched(olds, news, func(im manifest.Image) string { return im.Ref }, func(ref string, o, n *manifest.Image) {
 		switch {
-		case !inOld:
+		case o == nil:
 			out = append(out, ImageChange{Ref: ref, Change: Added, NewDigest: n.Digest, NewPlatforms: n.Platforms})
-		case !inNew:
+		case n == nil:
 			out = append(out, ImageChange{Ref: ref, Change: Removed, OldDigest: o.Digest, OldPlatforms: o.Platforms})
 		case o.Digest != n.Digest || !slices.Equal(o.Platforms, n.Platforms):
 			out = append(out, ImageChange{Ref: ref, Change: Changed, OldDigest: o.Digest, NewDigest: n.Digest, OldPlatforms: o.Platforms, NewPlatforms: n.Platforms})
 		}
-	}
+	})
 	return out
 }
 
 func noteKey(n manifest.Note) string { return n.ID + "|" + n.Component + "|" + n.Platform }
 
 func notes(olds, news []manifest.Note) []NoteChange {
-	om := map[string]manifest.Note{}
-	var order []string
-	for _, n := range olds {
-		om[noteKey(n)] = n
-		order = append(order, noteKey(n))
-	}
-	nm := map[string]manifest.Note{}
-	var norder []string
-	for _, n := range news {
-		nm[noteKey(n)] = n
-		norder = append(norder, noteKey(n))
-	}
 	out := []NoteChange{}
-	for _, k := range unionNames(order, norder) {
-		o, inOld := om[k]
-		n, inNew := nm[k]
+	matched(olds, news, noteKey, func(_ string, o, n *manifest.Note) {
+		// Copies: a change does not point into the indexes.
 		switch {
-		case !inOld:
-			out = append(out, NoteChange{ID: n.ID, Change: Added, New: &n})
-		case !inNew:
-			out = append(out, NoteChange{ID: o.ID, Change: Removed, Old: &o})
-		case !reflect.DeepEqual(o, n):
-			out = append(out, NoteChange{ID: o.ID, Change: Changed, Old: &o, New: &n})
+		case o == nil:
+			nc := *n
+			out = append(out, NoteChange{ID: nc.ID, Change: Added, New: &nc})
+		case n == nil:
+			oc := *o
+			out = append(out, NoteChange{ID: oc.ID, Change: Removed, Old: &oc})
+		case !reflect.DeepEqual(*o, *n):
+			oc, nc := *o, *n
+			out = append(out, NoteChange{ID: oc.ID, Change: Changed, Old: &oc, New: &nc})
 		}
-	}
+	})
 	return out
 }
 

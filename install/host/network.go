@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/satchel-dev/satchel/internal/fsutil"
 )
 
 // iptables backends.
@@ -141,25 +143,5 @@ func iptablesBackend(chain []string) string {
 	return ""
 }
 
-// typeName names a file's type for people ("directory", "named pipe
-// (FIFO)"), not as Go's mode string ("d---------"). It is rootfs.TypeName,
-// repeated so that this package builds where rootfs does not (Linux only).
-func typeName(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	case m.IsRegular():
-		return "regular file"
-	}
-	return "special file"
-}
+// typeName names a file's type for people (fsutil.TypeName, as rootfs says it).
+func typeName(m fs.FileMode) string { return fsutil.TypeName(m) }

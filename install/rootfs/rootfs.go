@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/satchel-dev/satchel/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -757,25 +758,7 @@ func syncFD(dfd int) error {
 	return nil
 }
 
-func typeName(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	case m.IsRegular():
-		return "regular file"
-	}
-	return "special file"
-}
+func typeName(m fs.FileMode) string { return fsutil.TypeName(m) }
 
 // TypeName names a file mode's type for people ("named pipe (FIFO)",
 // "symlink", …), instead of Go's "p---------".

@@ -97,3 +97,25 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// TypeName names a file mode's type for people ("directory", "named pipe
+// (FIFO)"), not as Go's mode string ("d---------").
+func TypeName(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "symlink"
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "block device"
+	case m.IsRegular():
+		return "regular file"
+	}
+	return "special file"
+}
