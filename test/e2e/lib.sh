@@ -354,3 +354,18 @@ e2e_setup() {
 	env_out=$("$(dirname "${BASH_SOURCE[0]}")/realbins.sh" --print-env) || exit 1
 	eval "$env_out"
 }
+
+# The host-side scripts' result lines (run.sh, push.sh, fleet.sh); each keeps PASS, FAILN and
+# FAILED and prints its own summary.
+say() { printf '\n== %s\n' "$*"; }
+info() { printf 'INFO %s\n' "$*"; }
+pass() { printf 'PASS %s\n' "$*"; PASS=$((PASS + 1)); }
+fail() { printf 'FAIL %s\n' "$*"; FAILN=$((FAILN + 1)); FAILED+=("${1%%:*}"); }
+# check NAME WANT GOT: GOT must contain WANT
+check() {
+	if [ -n "$3" ] && [[ "$3" == *"$2"* ]]; then
+		pass "$1: $(head -c 300 <<<"$3" | tr '\n' ' ')"
+	else
+		fail "$1: want *$2*, got: $(head -c 600 <<<"${3:-<nothing>}" | tr '\n' ' ')"
+	fi
+}

@@ -87,18 +87,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say() { printf '\n== %s\n' "$*"; }
-info() { printf 'INFO %s\n' "$*"; }
-pass() { printf 'PASS %s\n' "$*"; PASS=$((PASS + 1)); }
-fail() { printf 'FAIL %s\n' "$*"; FAILN=$((FAILN + 1)); FAILED+=("${1%%:*}"); }
-# check NAME WANT GOT: GOT must contain WANT
-check() {
-	if [ -n "$3" ] && [[ "$3" == *"$2"* ]]; then
-		pass "$1: $(head -c 300 <<<"$3" | tr '\n' ' ')"
-	else
-		fail "$1: want *$2*, got: $(head -c 600 <<<"${3:-<nothing>}" | tr '\n' ' ')"
-	fi
-}
+# say, info, pass, fail, check: lib.sh
 # inr ROOT SECONDS CMD...: run CMD inside the tree (as rr_exec), with a time limit;
 # containerd's cgroup v1 deprecation warnings are dropped from stderr.
 inr() {
